@@ -1,0 +1,61 @@
+"""Chalice entry points: parse, call a service, render. Nothing else lives here."""
+from chalice import Chalice, Rate, Response
+
+from chalicelib import http, wiring
+from chalicelib.render import v2
+
+app = Chalice(app_name="outpost")
+c = wiring.container
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def run_checks(event):
+    from chalicelib.services import run_round
+    report = run_round(c)
+    return {"round_at": report.round_at, "checks": report.checks,
+            "failing": report.failing_checks, "transitions": report.transitions}
+
+
+def _v2(name: str) -> Response:
+    body, etag = c.public_cache.rendered(name, v2.render)
+    return http.cached(app.current_request, body, etag, "application/json")
+
+
+@app.route("/api/v2/summary.json", cors=True)
+def summary():
+    return _v2("summary")
+
+
+@app.route("/api/v2/status.json", cors=True)
+def status():
+    return _v2("status")
+
+
+@app.route("/api/v2/components.json", cors=True)
+def components():
+    return _v2("components")
+
+
+@app.route("/api/v2/incidents.json", cors=True)
+def incidents():
+    return _v2("incidents")
+
+
+@app.route("/api/v2/incidents/unresolved.json", cors=True)
+def incidents_unresolved():
+    return _v2("incidents/unresolved")
+
+
+@app.route("/api/v2/scheduled-maintenances.json", cors=True)
+def maintenances():
+    return _v2("scheduled-maintenances")
+
+
+@app.route("/api/v2/scheduled-maintenances/upcoming.json", cors=True)
+def maintenances_upcoming():
+    return _v2("scheduled-maintenances/upcoming")
+
+
+@app.route("/api/v2/scheduled-maintenances/active.json", cors=True)
+def maintenances_active():
+    return _v2("scheduled-maintenances/active")

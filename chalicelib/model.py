@@ -1,0 +1,137 @@
+"""Plain domain data: no I/O, no AWS, no HTTP. Everything else speaks in these types."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+class ComponentStatus(str, enum.Enum):
+    """Statuspage's component enum, ordered by how bad it is (maintenance is its own thing)."""
+    OPERATIONAL = "operational"
+    DEGRADED = "degraded_performance"
+    PARTIAL = "partial_outage"
+    MAJOR = "major_outage"
+    MAINTENANCE = "under_maintenance"
+
+
+class Level(enum.IntEnum):
+    """What one check (or one region's confirmed view of a monitor) says, worst is highest."""
+    OK = 0
+    DEGRADED = 1
+    FAIL = 2
+
+
+@dataclass(frozen=True)
+class Place:
+    provider: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    name: str
+    url: str
+    time_zone: str = "Etc/UTC"
+    hosted_on: Optional[Place] = None
+    service_hosted_on: Optional[Place] = None
+
+
+@dataclass(frozen=True)
+class CheckPolicy:
+    regions: tuple[str, ...]
+    quorum: int
+    failure_threshold: int = 2
+    success_threshold: int = 2
+    allow_private_targets: bool = False
+    interval: float = 60.0          # seconds between rounds in the deployed schedule
+
+
+@dataclass(frozen=True)
+class Monitor:
+    id: str                         # stable within the page: "<component id>.<index>" unless named
+    url: str
+    timeout: float = 5.0            # seconds, hard limit for the whole check
+    conditions: tuple[str, ...] = ("[STATUS] == 200",)
+    degraded_when: tuple[str, ...] = ()
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str                         # the operator's id from the status file ("api")
+    name: str
+    group: Optional[str] = None
+    description: Optional[str] = None
+    monitors: tuple[Monitor, ...] = ()
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    page: Page
+    checks: CheckPolicy
+    components: tuple[Component, ...]
+    source: str = "<memory>"        # where it was loaded from, for messages
+
+    def monitors(self) -> list[tuple[Component, Monitor]]:
+        return [(c, m) for c in self.components for m in c.monitors]
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    condition: str                  # as written: "[STATUS] == 200"
+    resolved: str                   # with the observed value: "[STATUS] (503) == 200"
+    success: bool
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One probe of one monitor from one region. Failures are data, never exceptions."""
+    monitor_id: str
+    region: str
+    checked_at: float               # epoch seconds
+    level: Level
+    response_time_ms: Optional[int] = None
+    status_code: Optional[int] = None
+    error: Optional[str] = None     # transport failure text (timeout, refused, blocked)
+    conditions: tuple[ConditionResult, ...] = ()
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why this check is not OK, in words safe to show publicly (never the body)."""
+        out = [c.resolved for c in self.conditions if not c.success]
+        if self.error:
+            out.insert(0, self.error)
+        return out
+
+
+@dataclass
+class MonitorRegionState:
+    """Damped view of one monitor from one region, carried from round to round."""
+    level: Level = Level.OK
+    recent: list[int] = field(default_factory=list)   # latest observations, oldest first
+    since: Optional[float] = None                     # when `level` last changed
+    last_checked_at: Optional[float] = None
+    last_reasons: list[str] = field(default_factory=list)
+    last_response_time_ms: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How many regions see a monitor or component failing or degraded (confirmed, damped)."""
+    failing: int
+    degraded: int
+    reporting: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    status: ComponentStatus
+    since: float                    # when `status` last changed
+    scope: Scope
+    reasons: tuple[str, ...] = ()
+    last_checked_at: Optional[float] = None
+    created_at: Optional[float] = None     # first time Outpost derived a state for it

@@ -1,0 +1,1 @@
+"""Pure renderers: snapshot document -> bytes for each public representation."""

@@ -1,0 +1,46 @@
+"""Pure: the Statuspage v2 public JSON endpoints, each a view over the snapshot."""
+from __future__ import annotations
+
+import json
+
+UNRESOLVED = {"investigating", "identified", "monitoring"}
+ACTIVE_MAINTENANCE = {"in_progress", "verifying"}
+LIST_LIMIT = 50
+
+
+def _unresolved(snap):
+    return [i for i in snap["incidents"] if i["status"] in UNRESOLVED]
+
+
+def _upcoming(snap):
+    return [m for m in snap["scheduled_maintenances"] if m["status"] == "scheduled"]
+
+
+def _active(snap):
+    return [m for m in snap["scheduled_maintenances"] if m["status"] in ACTIVE_MAINTENANCE]
+
+
+# endpoint name -> function(snapshot) -> the JSON object (key order as Statuspage's)
+ENDPOINTS = {
+    "summary": lambda s: {
+        "page": s["page"], "components": s["components"], "incidents": _unresolved(s),
+        "scheduled_maintenances": _active(s) + _upcoming(s), "status": s["status"]},
+    "status": lambda s: {"page": s["page"], "status": s["status"]},
+    "components": lambda s: {"page": s["page"], "components": s["components"]},
+    "incidents": lambda s: {"page": s["page"], "incidents": s["incidents"][:LIST_LIMIT]},
+    "incidents/unresolved": lambda s: {"page": s["page"], "incidents": _unresolved(s)},
+    "scheduled-maintenances": lambda s: {
+        "page": s["page"], "scheduled_maintenances": s["scheduled_maintenances"][:LIST_LIMIT]},
+    "scheduled-maintenances/upcoming": lambda s: {
+        "page": s["page"], "scheduled_maintenances": _upcoming(s)},
+    "scheduled-maintenances/active": lambda s: {
+        "page": s["page"], "scheduled_maintenances": _active(s)},
+}
+
+
+def render(snapshot: dict, name: str) -> bytes:
+    body = ENDPOINTS[name](snapshot)
+    # The `outpost` extension rides along on summary only, where tools expect a rich object.
+    if name == "summary":
+        body = {**body, "outpost": snapshot.get("outpost")}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,166 @@
+"""Use-cases: the thin shell that feeds I/O results through the pure core and stores the outcome."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from .model import ComponentState, MonitorRegionState
+from .snapshot import build_snapshot
+from .status import damp, derive_component_states
+from .storage import Conflict
+
+log = logging.getLogger("outpost")
+MAX_CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    round_at: float
+    regions: tuple[str, ...]
+    checks: int
+    failing_checks: int
+    transitions: dict[str, tuple[str, str]]     # component id -> (old status, new status)
+    snapshot_version: int
+
+
+def run_round(c, regions: Optional[Iterable[str]] = None) -> RoundReport:
+    """Probe every monitor from each region, damp per region, then re-derive the page."""
+    from .probe import run_checks      # requests is only imported by the checker
+
+    cfg, store = c.config, c.store
+    regions = tuple(regions or c.settings.check_regions)
+    unknown = [r for r in regions if r not in cfg.checks.regions]
+    if unknown:
+        raise ValueError(f"regions {unknown} are not in checks.regions {list(cfg.checks.regions)}")
+    round_at = c.clock()
+    results = run_checks(c.prober, [(m, r) for r in regions for _, m in cfg.monitors()])
+    by_region: dict[str, list] = {r: [] for r in regions}
+    for res in results:
+        by_region[res.region].append(res)
+    for region in regions:
+        store.put_results(region, round_at, by_region[region])
+        _fold_region(c, region, by_region[region])
+    transitions, version = refresh_page(c)
+    return RoundReport(round_at, regions, len(results), sum(1 for r in results if r.level),
+                       transitions, version)
+
+
+def _fold_region(c, region: str, results: list) -> None:
+    """Apply this round to the region's damped views; a concurrent round means reload and redo."""
+    policy = c.config.checks
+    for _ in range(MAX_CONFLICT_RETRIES):
+        views, version = c.store.load_region_views([region])[region]
+        new_views = dict(views)
+        for res in results:
+            new_views[res.monitor_id] = damp(views.get(res.monitor_id) or MonitorRegionState(),
+                                             res, policy)
+        try:
+            c.store.save_region_views(region, new_views, version, c.clock())
+            return
+        except Conflict:
+            log.info("region %s views changed underneath; retrying", region)
+    raise RuntimeError(f"could not save views for region {region}: too many conflicts")
+
+
+def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
+    """Re-derive component states from every region and republish the snapshot.
+
+    The component document is written only when a status or scope changes, conditionally on its
+    version: two overlapping rounds can't both record the same transition.
+    """
+    cfg, store = c.config, c.store
+    for _ in range(MAX_CONFLICT_RETRIES):
+        now = c.clock()
+        views = {r: v for r, (v, _) in store.load_region_views(list(cfg.checks.regions)).items()}
+        previous, version = store.load_component_states()
+        states = derive_component_states(cfg.components, views, cfg.checks, previous, now)
+        transitions = {k: (previous[k].status.value if k in previous else None, s.status.value)
+                       for k, s in states.items()
+                       if k not in previous or previous[k].status != s.status}
+        if _differs(previous, states):
+            try:
+                store.save_component_states(states, version, now)
+            except Conflict:
+                continue
+        snap_version = publish_snapshot(c, states, _data_as_of(views))
+        for key, (old, new) in transitions.items():
+            if old is not None:
+                log.warning("component %s: %s -> %s", key, old, new)
+        return ({k: v for k, v in transitions.items() if v[0] is not None}, snap_version)
+    raise RuntimeError("could not save component states: too many conflicts")
+
+
+def _differs(old: dict[str, ComponentState], new: dict[str, ComponentState]) -> bool:
+    if old.keys() != new.keys():
+        return True
+    return any((old[k].status, old[k].scope) != (new[k].status, new[k].scope) for k in new)
+
+
+def _data_as_of(views: dict[str, dict[str, MonitorRegionState]]) -> Optional[float]:
+    seen = [v.last_checked_at for per in views.values() for v in per.values() if v.last_checked_at]
+    return max(seen) if seen else None
+
+
+def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float]) -> int:
+    store = c.store
+    for _ in range(MAX_CONFLICT_RETRIES):
+        _, version = store.load_snapshot(consistent=True)
+        doc = build_snapshot(c.config, states, c.clock(), data_as_of)
+        try:
+            return store.save_snapshot(doc, version, c.clock())
+        except Conflict:
+            continue
+    raise RuntimeError("could not save snapshot: too many conflicts")
+
+
+class PublicCache:
+    """The read side: one snapshot read per `ttl` seconds per warm Lambda, renders per version.
+
+    A hot request does no DynamoDB call and no rendering: it looks up bytes and an ETag.
+    """
+
+    def __init__(self, container, ttl: float = 5.0):
+        self.c = container
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._snapshot: Optional[dict] = None
+        self._version: Optional[int] = None
+        self._fetched_at = float("-inf")
+        self._rendered: dict[tuple, tuple[bytes, str]] = {}
+
+    def snapshot(self) -> tuple[dict, int]:
+        now = self.c.clock()
+        with self._lock:
+            if self._snapshot is None or now - self._fetched_at >= self.ttl:
+                doc, version = self.c.store.load_snapshot()
+                if doc is None:
+                    # Nothing published yet: show the configured page, all components unchecked.
+                    doc, version = build_snapshot(self.c.config, {}, now, None), 0
+                if version != self._version:
+                    self._rendered = {}
+                self._snapshot, self._version, self._fetched_at = doc, version, now
+            return self._snapshot, self._version
+
+    def rendered(self, name: str, render) -> tuple[str, str]:
+        """(body, strong ETag) of one representation of the current snapshot."""
+        snap, version = self.snapshot()
+        key = (version, name)
+        hit = self._rendered.get(key)
+        if hit is None:
+            body = render(snap, name)
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            # Lambda's proxy response carries text; decode once here, not per request.
+            hit = self._rendered[key] = (body.decode("utf-8"), etag)
+        return hit
+
+
+def mint_key(c, name: str, scopes, expires_at: Optional[float] = None) -> str:
+    """Create an operator key and return it; this is the only time the secret exists in clear."""
+    from .auth import new_key, validate_scopes
+    scopes = validate_scopes(scopes)
+    full, key_id, sha = new_key()
+    c.store.put_key(key_id, sha, name, scopes, c.clock(), expires_at)
+    return full

@@ -1,0 +1,175 @@
+"""Pure status maths: per-region damping, quorum across regions, component status, page roll-up.
+
+The rule of thumb: one region alone never changes the page (it may be the checker's network, not
+the service), and one round alone never changes a region's view (it may be a blip).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable, Mapping, Optional
+
+from .model import (CheckPolicy, CheckResult, Component, ComponentState, ComponentStatus, Level,
+                    MonitorRegionState, Scope)
+
+_WORST_FIRST = (ComponentStatus.MAJOR, ComponentStatus.PARTIAL, ComponentStatus.DEGRADED,
+                ComponentStatus.MAINTENANCE, ComponentStatus.OPERATIONAL)
+
+
+def damp(state: MonitorRegionState, result: CheckResult, policy: CheckPolicy) -> MonitorRegionState:
+    """Fold one observation into a region's damped view of a monitor.
+
+    Getting worse needs `failure_threshold` consecutive observations at least that bad; getting
+    better needs `success_threshold` consecutive observations at least that good. Both can't hold
+    at once, because the newest observation is in both windows.
+    """
+    keep = max(policy.failure_threshold, policy.success_threshold)
+    recent = (list(state.recent) + [int(result.level)])[-keep:]
+    level = state.level
+    worse_window = recent[-policy.failure_threshold:]
+    better_window = recent[-policy.success_threshold:]
+    if len(worse_window) == policy.failure_threshold and min(worse_window) > level:
+        level = Level(min(worse_window))
+    elif len(better_window) == policy.success_threshold and max(better_window) < level:
+        level = Level(max(better_window))
+    changed = level != state.level or state.since is None
+    return replace(
+        state,
+        level=level,
+        recent=recent,
+        since=result.checked_at if changed else state.since,
+        last_checked_at=result.checked_at,
+        last_reasons=result.reasons,
+        last_response_time_ms=result.response_time_ms,
+    )
+
+
+def is_reporting(state: Optional[MonitorRegionState], now: float, stale_after: float) -> bool:
+    return bool(state and state.last_checked_at is not None and now - state.last_checked_at <= stale_after)
+
+
+def monitor_scope(views: Iterable[Optional[MonitorRegionState]], total: int, now: float,
+                  stale_after: float) -> Scope:
+    live = [v for v in views if is_reporting(v, now, stale_after)]
+    return Scope(
+        failing=sum(1 for v in live if v.level == Level.FAIL),
+        degraded=sum(1 for v in live if v.level == Level.DEGRADED),
+        reporting=len(live),
+        total=total,
+    )
+
+
+def monitor_level(scope: Scope, quorum: int) -> Level:
+    """The worst level that at least `quorum` regions confirm."""
+    if scope.failing >= quorum:
+        return Level.FAIL
+    if scope.failing + scope.degraded >= quorum:
+        return Level.DEGRADED
+    return Level.OK
+
+
+def component_status(levels: list[Level]) -> ComponentStatus:
+    if not levels:
+        return ComponentStatus.OPERATIONAL
+    failing = sum(1 for lv in levels if lv == Level.FAIL)
+    if failing == len(levels):
+        return ComponentStatus.MAJOR
+    if failing:
+        return ComponentStatus.PARTIAL
+    if any(lv == Level.DEGRADED for lv in levels):
+        return ComponentStatus.DEGRADED
+    return ComponentStatus.OPERATIONAL
+
+
+def derive_component_states(
+    components: Iterable[Component],
+    views: Mapping[str, Mapping[str, MonitorRegionState]],   # region -> monitor id -> view
+    policy: CheckPolicy,
+    previous: Mapping[str, ComponentState],
+    now: float,
+) -> dict[str, ComponentState]:
+    """Component states from every region's damped views, keeping `since` when nothing changed."""
+    stale_after = 3 * policy.interval
+    out: dict[str, ComponentState] = {}
+    for comp in components:
+        levels, scopes, reasons, checked = [], [], [], []
+        for mon in comp.monitors:
+            per_region = [views.get(region, {}).get(mon.id) for region in policy.regions]
+            scope = monitor_scope(per_region, len(policy.regions), now, stale_after)
+            scopes.append(scope)
+            levels.append(monitor_level(scope, policy.quorum))
+            for view in per_region:
+                if view and view.last_checked_at is not None:
+                    checked.append(view.last_checked_at)
+                if view and view.level != Level.OK:
+                    reasons.extend(r for r in view.last_reasons if r not in reasons)
+        status = component_status(levels)
+        prev = previous.get(comp.id)
+        if prev and _SEVERITY[status] < _SEVERITY[prev.status] and any(
+                s.reporting < policy.quorum for s in scopes):
+            # Too few regions are reporting to vouch for a recovery: never turn green on silence.
+            status = prev.status
+        since = prev.since if prev and prev.status == status else now
+        out[comp.id] = ComponentState(
+            status=status,
+            since=since,
+            scope=_component_scope(scopes, len(policy.regions)),
+            reasons=tuple(reasons[:5]),
+            last_checked_at=max(checked) if checked else None,
+            created_at=prev.created_at if prev and prev.created_at else now,
+        )
+    return out
+
+
+def _component_scope(scopes: list[Scope], total: int) -> Scope:
+    """The component's regional scope is its worst monitor's (by failing, then degraded)."""
+    if not scopes:
+        return Scope(failing=0, degraded=0, reporting=0, total=total)
+    return max(scopes, key=lambda s: (s.failing, s.degraded, -s.reporting))
+
+
+_SEVERITY = {s: len(_WORST_FIRST) - i for i, s in enumerate(_WORST_FIRST)}
+
+
+def worst(statuses: Iterable[ComponentStatus]) -> ComponentStatus:
+    present = set(statuses)
+    for status in _WORST_FIRST:
+        if status in present:
+            return status
+    return ComponentStatus.OPERATIONAL
+
+
+# Statuspage's indicator and its usual descriptions.
+_ROLLUP = {
+    "critical": "Major Service Outage",
+    "major": "Partial System Outage",
+    "minor_outage": "Minor Service Outage",
+    "minor_degraded": "Partially Degraded Service",
+    "maintenance": "Service Under Maintenance",
+    "none": "All Systems Operational",
+}
+
+
+def rollup(statuses: list[ComponentStatus]) -> tuple[str, str]:
+    """Page indicator and description from leaf component statuses."""
+    if statuses and all(s == ComponentStatus.MAJOR for s in statuses):
+        return "critical", _ROLLUP["critical"]
+    if ComponentStatus.MAJOR in statuses:
+        return "major", _ROLLUP["major"]
+    if ComponentStatus.PARTIAL in statuses:
+        return "minor", _ROLLUP["minor_outage"]
+    if ComponentStatus.DEGRADED in statuses:
+        return "minor", _ROLLUP["minor_degraded"]
+    if ComponentStatus.MAINTENANCE in statuses:
+        return "maintenance", _ROLLUP["maintenance"]
+    return "none", _ROLLUP["none"]
+
+
+def describe_scope(scope: Scope) -> Optional[str]:
+    """Human words for the page: "failing from 1 of 3 regions"."""
+    if scope.failing:
+        return f"failing from {scope.failing} of {scope.total} regions"
+    if scope.degraded:
+        return f"degraded from {scope.degraded} of {scope.total} regions"
+    if scope.reporting < scope.total:
+        return f"{scope.reporting} of {scope.total} regions reporting"
+    return None

@@ -1,0 +1,215 @@
+"""I/O: the only PynamoDB module. Domain dataclasses in, domain dataclasses out.
+
+Tables (names from settings):
+  results  one item per region per round (hash region, range round_at), expires by TTL.
+  state    small documents under a string key, each with a version for conditional writes:
+           "region#<name>"  damped per-monitor views of one region
+           "components"     derived component states (the page's source of truth)
+           "snapshot"       the precomputed public document: the only thing a public GET reads
+  keys     operator API keys, hashed.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime, timezone
+from dataclasses import asdict
+from typing import Any, Optional
+
+from pynamodb.attributes import (BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
+                                 UnicodeSetAttribute, VersionAttribute)
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
+
+from .model import (CheckResult, ComponentState, ComponentStatus, Level,
+                    MonitorRegionState, Scope)
+
+RESULTS_TTL_SECONDS = 8 * 24 * 3600     # a week of raw rounds, plus a day of slack
+
+
+class Conflict(Exception):
+    """Someone else wrote this document first; reload and recompute."""
+
+
+class JsonBlob(BinaryAttribute):
+    """JSON, zlib-compressed: keeps a big page's snapshot far below DynamoDB's 400 KB item cap."""
+
+    def __init__(self, **kwargs):
+        super().__init__(legacy_encoding=False, **kwargs)
+
+    def serialize(self, value):
+        return super().serialize(zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 6))
+
+    def deserialize(self, value):
+        return json.loads(zlib.decompress(super().deserialize(value)))
+
+
+def build_models(results_table: str, state_table: str, keys_table: str, region: str,
+                 host: Optional[str] = None):
+    """Model classes bound to this deployment's tables; made at run time, never at import."""
+
+    def meta(table):
+        return type("Meta", (), {"table_name": table, "region": region, "host": host,
+                                 "billing_mode": "PAY_PER_REQUEST"})
+
+    class ResultRow(Model):
+        Meta = meta(results_table)
+        region = UnicodeAttribute(hash_key=True)
+        round_at = NumberAttribute(range_key=True)       # epoch milliseconds
+        results = JsonBlob()
+        expires_at = TTLAttribute()
+
+    class StateRow(Model):
+        Meta = meta(state_table)
+        pk = UnicodeAttribute(hash_key=True)
+        doc = JsonBlob()
+        updated_at = NumberAttribute(default=0)
+        version = VersionAttribute()
+
+    class KeyRow(Model):
+        Meta = meta(keys_table)
+        key_id = UnicodeAttribute(hash_key=True)
+        secret_sha256 = UnicodeAttribute()
+        name = UnicodeAttribute(default="")
+        scopes = UnicodeSetAttribute()
+        created_at = NumberAttribute()
+        expires_at = NumberAttribute(null=True)
+        revoked_at = NumberAttribute(null=True)
+        last_used_at = NumberAttribute(null=True)
+
+    return ResultRow, StateRow, KeyRow
+
+
+# -- codecs: domain <-> plain JSON ----------------------------------------------------------------
+
+def result_to_json(r: CheckResult) -> dict:
+    d = {"m": r.monitor_id, "t": round(r.checked_at, 3), "l": int(r.level)}
+    if r.response_time_ms is not None:
+        d["rt"] = r.response_time_ms
+    if r.status_code is not None:
+        d["sc"] = r.status_code
+    if r.error:
+        d["e"] = r.error
+    failed = [c.resolved for c in r.conditions if not c.success]
+    if failed:
+        d["why"] = failed
+    return d
+
+
+def view_to_json(v: MonitorRegionState) -> dict:
+    d = asdict(v)
+    d["level"] = int(v.level)
+    return d
+
+
+def view_from_json(d: dict) -> MonitorRegionState:
+    return MonitorRegionState(**{**d, "level": Level(d["level"])})
+
+
+def component_state_to_json(s: ComponentState) -> dict:
+    return {"status": s.status.value, "since": s.since, "scope": asdict(s.scope),
+            "reasons": list(s.reasons), "last_checked_at": s.last_checked_at,
+            "created_at": s.created_at}
+
+
+def component_state_from_json(d: dict) -> ComponentState:
+    return ComponentState(status=ComponentStatus(d["status"]), since=d["since"],
+                          scope=Scope(**d["scope"]), reasons=tuple(d.get("reasons", ())),
+                          last_checked_at=d.get("last_checked_at"),
+                          created_at=d.get("created_at"))
+
+
+class Store:
+    """Reads and writes whole documents; every write of shared state is conditional on version."""
+
+    def __init__(self, results_table: str, state_table: str, keys_table: str, region: str,
+                 host: Optional[str] = None):
+        self.ResultRow, self.StateRow, self.KeyRow = build_models(
+            results_table, state_table, keys_table, region, host)
+
+    # tables
+    def create_tables(self) -> None:
+        for model in (self.ResultRow, self.StateRow, self.KeyRow):
+            if not model.exists():
+                model.create_table(wait=True)
+
+    # results: the one write per region per round
+    def put_results(self, region: str, round_at: float, results: list[CheckResult]) -> None:
+        self.ResultRow(region, int(round_at * 1000), results=[result_to_json(r) for r in results],
+                       expires_at=datetime.fromtimestamp(round_at + RESULTS_TTL_SECONDS, timezone.utc)).save()
+
+    def recent_results(self, region: str, limit: int = 10) -> list[dict]:
+        rows = self.ResultRow.query(region, scan_index_forward=False, limit=limit)
+        return [{"round_at": row.round_at / 1000, "results": row.results} for row in rows]
+
+    # region views
+    def load_region_views(self, regions: list[str]) -> dict[str, tuple[dict[str, MonitorRegionState], Optional[int]]]:
+        out = {r: ({}, None) for r in regions}
+        keys = [f"region#{r}" for r in regions]
+        for row in self.StateRow.batch_get(keys):
+            region = row.pk.split("#", 1)[1]
+            out[region] = ({k: view_from_json(v) for k, v in row.doc.items()}, row.version)
+        return out
+
+    def save_region_views(self, region: str, views: dict[str, MonitorRegionState],
+                          version: Optional[int], now: float) -> None:
+        self._save(f"region#{region}", {k: view_to_json(v) for k, v in views.items()}, version, now)
+
+    # component states
+    def load_component_states(self) -> tuple[dict[str, ComponentState], Optional[int]]:
+        doc, version = self._load("components")
+        return {k: component_state_from_json(v) for k, v in (doc or {}).items()}, version
+
+    def save_component_states(self, states: dict[str, ComponentState], version: Optional[int],
+                              now: float) -> None:
+        self._save("components", {k: component_state_to_json(v) for k, v in states.items()},
+                   version, now)
+
+    # snapshot
+    def load_snapshot(self, consistent: bool = False) -> tuple[Optional[dict], Optional[int]]:
+        # Public reads are eventually consistent: half the cost, and a second's lag is harmless.
+        return self._load("snapshot", consistent)
+
+    def save_snapshot(self, doc: dict, version: Optional[int], now: float) -> int:
+        return self._save("snapshot", doc, version, now)
+
+    # generic versioned document
+    def _load(self, pk: str, consistent: bool = True) -> tuple[Optional[Any], Optional[int]]:
+        try:
+            row = self.StateRow.get(pk, consistent_read=consistent)
+        except DoesNotExist:
+            return None, None
+        return row.doc, row.version
+
+    def _save(self, pk: str, doc: Any, version: Optional[int], now: float) -> int:
+        row = self.StateRow(pk, doc=doc, updated_at=now)
+        if version is not None:
+            row.version = version
+        try:
+            row.save()          # VersionAttribute makes this conditional on `version`
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict(pk) from exc
+            raise
+        return row.version
+
+    # operator keys
+    def put_key(self, key_id: str, secret_sha256: str, name: str, scopes, now: float,
+                expires_at: Optional[float] = None) -> None:
+        row = self.KeyRow(key_id, secret_sha256=secret_sha256, name=name, scopes=set(scopes),
+                          created_at=now, expires_at=expires_at)
+        try:
+            row.save(condition=self.KeyRow.key_id.does_not_exist())
+        except PutError as exc:
+            raise Conflict(f"key {key_id}") from exc
+
+    def get_key(self, key_id: str):
+        """(ApiKey, secret sha256) or None."""
+        from .auth import ApiKey
+        try:
+            row = self.KeyRow.get(key_id)
+        except DoesNotExist:
+            return None
+        key = ApiKey(row.key_id, row.name, frozenset(row.scopes or ()), row.created_at,
+                     row.expires_at, row.revoked_at)
+        return key, row.secret_sha256

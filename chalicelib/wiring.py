@@ -1,0 +1,104 @@
+"""Composition root: settings, config, store, prober, clock and caches, built lazily on first use.
+
+Nothing here runs at import time, so importing `app` stays cheap (Lambda cold start) and tests
+can `override(...)` any piece before it is built.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass(frozen=True)
+class Settings:
+    results_table: str
+    state_table: str
+    keys_table: str
+    aws_region: str
+    dynamodb_host: Optional[str]
+    status_file: str
+    check_regions: tuple[str, ...]
+    snapshot_cache_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        regions = [r.strip() for r in env.get("CHECK_REGIONS", "").split(",") if r.strip()]
+        return cls(
+            results_table=env.get("RESULTS_TABLE", "outpost-results"),
+            state_table=env.get("STATE_TABLE", "outpost-state"),
+            keys_table=env.get("KEYS_TABLE", "outpost-keys"),
+            aws_region=region,
+            dynamodb_host=env.get("DYNAMODB_HOST") or None,
+            status_file=env.get("STATUS_FILE") or os.path.join(_HERE, "status.yaml"),
+            # A deployed checker speaks for the region it runs in unless told otherwise.
+            check_regions=tuple(regions or [region]),
+            snapshot_cache_seconds=float(env.get("SNAPSHOT_CACHE_SECONDS", "5")),
+        )
+
+
+@dataclass
+class Container:
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    _built: dict = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def _get(self, name: str, factory: Callable[[], Any]) -> Any:
+        if name not in self._built:
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = factory()
+        return self._built[name]
+
+    def override(self, **pieces: Any) -> None:
+        with self._lock:
+            self._built.update(pieces)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._built.clear()
+
+    @property
+    def settings(self) -> Settings:
+        return self._get("settings", lambda: Settings.from_env(self.env))
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._get("clock", lambda: time.time)
+
+    @property
+    def config(self):
+        from .config import load_status_file
+        return self._get("config", lambda: load_status_file(self.settings.status_file, self.env))
+
+    @property
+    def store(self):
+        def build():
+            from .storage import Store
+            s = self.settings
+            return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
+                         s.dynamodb_host)
+        return self._get("store", build)
+
+    @property
+    def prober(self):
+        def build():
+            from .probe import HttpProber
+            cfg = self.config
+            return HttpProber(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock)
+        return self._get("prober", build)
+
+    @property
+    def public_cache(self):
+        def build():
+            from .services import PublicCache
+            return PublicCache(self, ttl=self.settings.snapshot_cache_seconds)
+        return self._get("public_cache", build)
+
+
+container = Container()

@@ -1,0 +1,130 @@
+"""The local stack behind `make run`: one process, no AWS, no Docker.
+
+  embedded moto server (DynamoDB, SNS) on a free 127.0.0.1 port
+  the demo service (something to watch, with switches to break it)
+  chalice local serving the real app on 127.0.0.1:$PORT
+  a scheduler thread invoking the real scheduled handler every $CHECK_INTERVAL seconds
+
+chalice local serves HTTP routes only and moto never fires schedules, so the scheduler is ours.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_REGIONS = "us-west-2,eu-west-1,ap-southeast-2"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fake_aws_env(moto_port: int) -> None:
+    # Only the embedded moto server is ever reachable: fake credentials, explicit endpoint.
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+    })
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(var, None)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        datefmt="%H:%M:%S")
+    for noisy in ("werkzeug", "botocore", "urllib3", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    port = int(os.environ.get("PORT", "8000"))
+    interval = float(os.environ.get("CHECK_INTERVAL", "10"))
+    os.environ.setdefault("STATUS_FILE", os.path.join(ROOT, "local", "demo-status.yaml"))
+    os.environ.setdefault("CHECK_REGIONS", DEFAULT_REGIONS)
+
+    from moto.server import ThreadedMotoServer
+    moto_port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    _fake_aws_env(moto_port)
+
+    from local import demo_service
+    demo_port = int(os.environ.get("DEMO_PORT", str(port + 1)))
+    demo, _ = demo_service.start(port=demo_port)
+    os.environ.setdefault("DEMO_URL", f"http://127.0.0.1:{demo_port}")
+
+    sys.path.insert(0, ROOT)
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import LambdaContext, create_local_server
+    from chalice.test import TestEventsClient
+
+    factory = CLIFactory(project_dir=ROOT, environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name="local")   # applies the stage's env
+    app = config.chalice_app
+
+    from chalicelib import wiring
+    from chalicelib.services import mint_key, publish_snapshot
+    c = wiring.container
+    c.store.create_tables()
+    publish_snapshot(c, {}, None)
+    key = mint_key(c, "local operator", ["incidents:write", "components:write",
+                                         "maintenance:write", "subscribers:read", "keys:admin"])
+    os.makedirs(os.path.join(ROOT, ".local"), exist_ok=True)
+    key_path = os.path.join(ROOT, ".local", "operator.key")
+    with open(key_path, "w") as fh:
+        fh.write(key + "\n")
+    os.chmod(key_path, 0o600)
+
+    stop = threading.Event()
+    event = TestEventsClient(app).generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[],
+        region="us-east-1")
+
+    def scheduler():
+        log = logging.getLogger("outpost.scheduler")
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                out = app.handler_map["run_checks"](event, LambdaContext("run_checks", 512))
+                log.info("round: %d checks, %d failing%s", out["checks"], out["failing"],
+                         f", changes {out['transitions']}" if out["transitions"] else "")
+            except Exception:          # a broken round must not kill the stack
+                log.exception("scheduled round failed")
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    server = create_local_server(app, config, "127.0.0.1", port)
+    threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
+
+    url = f"http://127.0.0.1:{port}"
+    print(f"""
+Outpost local stack is up.
+  status page JSON  {url}/api/v2/summary.json
+  operator key      {key_path}   ({key[:14]}...)
+  demo service      {os.environ['DEMO_URL']}   (break it: curl -X POST {os.environ['DEMO_URL']}/_demo/fail)
+  checks            every {interval:g}s from {os.environ['CHECK_REGIONS']}
+Ctrl-C to stop.
+""", flush=True)
+
+    def shutdown(*_):
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+        demo.shutdown()
+        moto.stop()
+        print("Outpost local stack stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
