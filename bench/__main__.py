@@ -1,0 +1,57 @@
+"""`python -m bench`: print the benchmark tables and a one-line verdict; always exits 0."""
+from __future__ import annotations
+
+import sys
+import time
+
+from . import env
+
+env.setup()                 # before anything creates a botocore client
+
+
+def main() -> int:
+    from moto import mock_aws
+
+    from . import check_round, public_read
+    from .dynamo import DynamoCalls
+    from .table import Row, render
+
+    started = time.perf_counter()
+    calls = DynamoCalls()
+    calls.install()
+    try:
+        with mock_aws():
+            read_rows, read_facts = public_read.run(calls)
+        t_read = time.perf_counter() - started
+        round_rows, stress_rows, round_facts = check_round.run()
+    finally:
+        calls.uninstall()
+    total = time.perf_counter() - started
+
+    print(render(f"(a) Public read: summary.json, {public_read.BIG} components, moto DynamoDB",
+                 read_rows))
+    print()
+    print(render(f"(b) Check round: {check_round.FAST} targets at {check_round.DELAY_MS} ms + "
+                 f"{check_round.HANGING} hanging, timeout {check_round.TIMEOUT:g} s, "
+                 f"{round_facts['max_workers']} workers", round_rows))
+    print()
+    print(render("(b') Extra, not a DESIGN target: every target healthy but slow", stress_rows))
+    print()
+
+    scored = [r for r in read_rows + round_rows if r.ok is not None]
+    failed = [r.metric.strip() for r in scored if not r.ok]
+    slow = round_facts["slow"]
+    extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "
+             f"as timed out" if slow["fast_timed_out"] else "")
+    print(f"(a) {t_read:.1f} s, (b) {total - t_read:.1f} s, total {total:.1f} s")
+    if failed:
+        print(f"VERDICT: FAIL, {len(failed)}/{len(scored)} targets missed: "
+              f"{'; '.join(failed)}{extra}")
+    else:
+        print(f"VERDICT: PASS, all {len(scored)} targets met{extra}")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
