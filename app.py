@@ -3,6 +3,7 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import http, wiring
 from chalicelib.render import v2
+from chalicelib.services import SnapshotUnavailable
 
 app = Chalice(app_name="outpost")
 c = wiring.container
@@ -17,7 +18,10 @@ def run_checks(event):
 
 
 def _v2(name: str) -> Response:
-    body, etag = c.public_cache.rendered(name, v2.render)
+    try:
+        body, etag = c.public_cache.rendered(name, v2.render)
+    except SnapshotUnavailable:
+        return http.unavailable()
     return http.cached(app.current_request, body, etag, "application/json")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+import os
 import time
 from typing import Callable
 
@@ -107,6 +108,8 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
             return {"ok": True}
 
     c = wiring.container
+    # Pin the bench's own table names: chalice.test.Client would otherwise apply the dev stage's.
+    c.env = dict(os.environ)
     cfg_big, cfg_small = make_config(BIG), make_config(SMALL)
     now = time.time()
     c.reset()

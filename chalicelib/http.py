@@ -25,3 +25,11 @@ def cached(request, body: str, etag: str, content_type: str) -> Response:
     headers["Content-Type"] = content_type + ("; charset=utf-8" if "json" in content_type
                                               or "html" in content_type else "")
     return Response(body=body, status_code=200, headers=headers)
+
+
+def unavailable(retry_after: int = 5) -> Response:
+    """Storage is down and nothing is cached: say so, briefly, and let CDNs use stale-if-error."""
+    return Response(body={"error": "status temporarily unavailable", "retry_after": retry_after},
+                    status_code=503, headers={"Retry-After": str(retry_after),
+                                              "Cache-Control": "no-store",
+                                              "Access-Control-Allow-Origin": "*"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import ipaddress
+import logging
 import socket
 import time
 from functools import lru_cache
@@ -18,10 +19,13 @@ from . import __version__
 from .conditions import Condition, Observation, parse
 from .model import CheckResult, Level, Monitor
 
+log = logging.getLogger("outpost.probe")
 MAX_BODY_BYTES = 1 << 20          # conditions look at the first MiB; nobody's health body is larger
-MAX_WORKERS = 128
+MAX_WORKERS = 256
 # Spare time the round allows past the longest timeout before declaring a check hung.
 DEADLINE_GRACE = 0.5
+# A round gives queued checks up to this many timeouts to get a worker before skipping them.
+HARD_LIMIT_FACTOR = 3
 
 
 @lru_cache(maxsize=4096)
@@ -139,25 +143,53 @@ def run_checks(prober: HttpProber, jobs: Iterable[tuple[Monitor, str]],
                max_workers: int = MAX_WORKERS) -> list[CheckResult]:
     """Run every (monitor, region) check at once on a bounded pool.
 
-    The round never waits on a hung check past the longest timeout plus a little grace: a check
-    still running then is reported as hung, and its thread is abandoned to finish on its own.
+    Each check's deadline runs from when it actually starts, so a check queued behind others is
+    never blamed for the wait. A check still running past its own timeout plus a little grace is
+    reported as hung and its thread abandoned. A check that could not even start before
+    `hard_limit` is left out (no observation), never reported as a failure: a slow checker must
+    not look like a down service.
     """
     jobs = list(jobs)
     if not jobs:
         return []
     pool = cf.ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)),
                                  thread_name_prefix="probe")
-    started_at = prober.clock()
-    futures = {pool.submit(prober.check, m, r): (m, r) for m, r in jobs}
-    limit = max(m.timeout for m, _ in jobs) + DEADLINE_GRACE
-    done, _ = cf.wait(futures, timeout=limit)
+    started: dict[int, float] = {}
+    checked_at: dict[int, float] = {}
+
+    def run(i: int, monitor: Monitor, region: str) -> CheckResult:
+        started[i] = time.monotonic()
+        checked_at[i] = prober.clock()
+        return prober.check(monitor, region)
+
+    futures = {pool.submit(run, i, m, r): i for i, (m, r) in enumerate(jobs)}
+    round_start = time.monotonic()
+    hard_limit = round_start + HARD_LIMIT_FACTOR * max(m.timeout for m, _ in jobs) + DEADLINE_GRACE
+    pending = set(futures)
+    hung: set = set()
+    while pending:
+        _, pending = cf.wait(pending, timeout=0.05, return_when=cf.FIRST_COMPLETED)
+        now = time.monotonic()
+        for fut in list(pending):
+            i = futures[fut]
+            if i in started and now > started[i] + jobs[i][0].timeout + DEADLINE_GRACE:
+                hung.add(fut)
+                pending.discard(fut)
+        if now > hard_limit:
+            break
     pool.shutdown(wait=False, cancel_futures=True)
     results = []
-    for fut, (monitor, region) in futures.items():
-        if fut in done and fut.exception() is None:
-            results.append(fut.result())
+    for fut, i in futures.items():
+        monitor, region = jobs[i]
+        if fut in hung:
+            results.append(evaluate(monitor, Observation(), f"timeout after {monitor.timeout:g}s (hung)",
+                                    region, checked_at.get(i, prober.clock())))
+        elif fut.done() and not fut.cancelled():
+            exc = fut.exception()
+            results.append(fut.result() if exc is None else evaluate(
+                monitor, Observation(), f"probe error: {type(exc).__name__}", region,
+                checked_at.get(i, prober.clock())))
         else:
-            why = (f"probe error: {type(fut.exception()).__name__}" if fut in done
-                   else f"timeout after {monitor.timeout:g}s (hung)")
-            results.append(evaluate(monitor, Observation(), why, region, started_at))
+            log.warning("check %s from %s did not start before the round's limit; skipped",
+                        monitor.id, region)
     return results

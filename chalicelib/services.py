@@ -116,6 +116,10 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
     raise RuntimeError("could not save snapshot: too many conflicts")
 
 
+class SnapshotUnavailable(Exception):
+    """No snapshot in memory and storage is not answering: the route says 503, not 500."""
+
+
 class PublicCache:
     """The read side: one snapshot read per `ttl` seconds per warm Lambda, renders per version.
 
@@ -135,7 +139,16 @@ class PublicCache:
         now = self.c.clock()
         with self._lock:
             if self._snapshot is None or now - self._fetched_at >= self.ttl:
-                doc, version = self.c.store.load_snapshot()
+                try:
+                    doc, version = self.c.store.load_snapshot()
+                except Exception as exc:
+                    if self._snapshot is None:
+                        log.exception("snapshot read failed and nothing is cached")
+                        raise SnapshotUnavailable() from exc
+                    # A stale page beats no page: keep serving what we have, retry after a TTL.
+                    log.exception("snapshot read failed; serving the cached copy")
+                    self._fetched_at = now
+                    return self._snapshot, self._version
                 if doc is None:
                     # Nothing published yet: show the configured page, all components unchecked.
                     doc, version = build_snapshot(self.c.config, {}, now, None), 0

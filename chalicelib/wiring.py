@@ -44,9 +44,18 @@ class Settings:
 
 @dataclass
 class Container:
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # None means "os.environ as it is when first needed": chalice.test swaps os.environ per call.
+    _env: Optional[Mapping[str, str]] = None
     _built: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return os.environ if self._env is None else self._env
+
+    @env.setter
+    def env(self, value: Optional[Mapping[str, str]]) -> None:
+        self._env = value
 
     def _get(self, name: str, factory: Callable[[], Any]) -> Any:
         if name not in self._built:

@@ -68,4 +68,4 @@ def stack(targets):
         with Client(app) as client:
             yield c, client, clock, api_target, web_target
         c.reset()
-        c.env = __import__("os").environ
+        c.env = None

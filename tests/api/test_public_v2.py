@@ -116,3 +116,34 @@ def test_results_are_one_item_per_region_per_round(stack):
         items = c.store.recent_results(region)
         assert len(items) == 3
         assert sorted(r["m"] for r in items[0]["results"]) == ["api.0", "web.0"]
+
+
+def test_storage_outage_serves_the_cached_copy_and_never_500(stack):
+    c, client, clock, *_ = stack
+    rounds(c, clock, 1)
+    clock.tick(6)
+    good, body = get(client, "/api/v2/summary.json")
+    assert good.status_code == 200
+    broken = c.store
+
+    class Down:
+        def load_snapshot(self, consistent=False):
+            raise ConnectionError("dynamodb unreachable")
+    c.override(store=Down())
+    clock.tick(60)                                       # past the cache TTL: it must try again
+    stale, stale_body = get(client, "/api/v2/summary.json")
+    assert stale.status_code == 200 and stale_body == body
+    c.override(store=broken)
+
+
+def test_storage_outage_with_nothing_cached_is_503(stack):
+    c, client, *_ = stack
+
+    class Down:
+        def load_snapshot(self, consistent=False):
+            raise ConnectionError("dynamodb unreachable")
+    c.override(store=Down())
+    c._built.pop("public_cache", None)
+    resp, body = get(client, "/api/v2/status.json")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    assert body["error"] == "status temporarily unavailable"
