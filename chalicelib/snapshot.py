@@ -7,11 +7,13 @@ keyed by the public component id, so v2 objects stay exactly v2.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Mapping, Optional
 from zoneinfo import ZoneInfo
 
+from .incidents import component_overrides, impact, sort_newest_first, worst_impact
 from .model import ComponentState, ComponentStatus, Scope, StatusConfig
 from .status import describe_scope, rollup, worst
 
@@ -45,16 +47,24 @@ def iso_ms(epoch: Optional[float], tz_name: str = "Etc/UTC") -> Optional[str]:
 
 def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], now: float,
                    data_as_of: Optional[float] = None, incidents: tuple = (),
-                   scheduled_maintenances: tuple = ()) -> dict:
+                   scheduled_maintenances: tuple = (), incident_docs: tuple = (),
+                   manual_overrides: Optional[Mapping[str, dict]] = None) -> dict:
+    """`incidents`/`scheduled_maintenances` are v2 objects; `incident_docs` are stored incidents
+    (chalicelib.incidents), rendered here and allowed to override component statuses."""
     page = config.page
     tz = page.time_zone
     pid = page.id
     rows, groups, extras = [], {}, {}
     leaf_statuses = []
+    overrides = component_overrides(list(incident_docs), manual_overrides or {})
     for comp in config.components:
         st = states.get(comp.id) or ComponentState(
             status=ComponentStatus.OPERATIONAL, since=now,
             scope=Scope(0, 0, 0, len(config.checks.regions)), created_at=now)
+        automatic = st.status
+        if comp.id in overrides:
+            status, since = overrides[comp.id]
+            st = replace(st, status=ComponentStatus(status), since=since)
         cid = public_id(pid, "component", comp.id)
         group_id = None
         if comp.group:
@@ -72,14 +82,26 @@ def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], n
             "scope_text": describe_scope(st.scope),
             "reasons": list(st.reasons),
             "last_checked_at": iso_ms(st.last_checked_at, tz),
+            "automatic_status": automatic.value,
+            "overridden": comp.id in overrides,
         }
     for name, g in groups.items():
         children = g["children"]
         rows[g["row_index"]] = _group_row(g["id"], name, children, pid, tz)
     for position, row in enumerate(rows, start=1):
         row["position"] = position
-    indicator, description = rollup(leaf_statuses)
-    updated = max((st.since for st in states.values()), default=now)
+    indicator, description = rollup(leaf_statuses, worst_impact(list(incident_docs)))
+    by_key = {comp.id: row for comp, row in zip(config.components,
+                                                [r for r in rows if not r["group"]])}
+    docs = sort_newest_first([d for d in incident_docs if not d.get("deleted_at")])
+    rendered_incidents = [incident_v2(d, pid, page.url, by_key, tz) for d in docs
+                          if d["kind"] != "scheduled"]
+    rendered_maintenance = [incident_v2(d, pid, page.url, by_key, tz) for d in docs
+                            if d["kind"] == "scheduled"]
+    incidents = tuple(rendered_incidents) + tuple(incidents)
+    scheduled_maintenances = tuple(rendered_maintenance) + tuple(scheduled_maintenances)
+    updated = max([st.since for st in states.values()]
+                  + [d["updated_at"] for d in docs], default=now)
     return {
         "format": SNAPSHOT_FORMAT,
         "page": {"id": pid, "name": page.name, "url": page.url, "time_zone": tz,
@@ -100,6 +122,42 @@ def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], n
             "components": extras,
         },
     }
+
+
+def incident_v2(doc: dict, page_id: str, page_url: str, rows_by_key: Mapping[str, dict],
+                tz: str) -> dict:
+    """A stored incident as Statuspage's v2 incident (or scheduled maintenance) object."""
+    def ts(value):
+        return iso_ms(value, tz)
+    updates = []
+    for upd in doc["updates"]:
+        affected = None
+        if upd.get("affected_components"):
+            affected = [{"code": rows_by_key[a["key"]]["id"] if a["key"] in rows_by_key else a["key"],
+                         "name": rows_by_key[a["key"]]["name"] if a["key"] in rows_by_key else a["key"],
+                         "old_status": a["old_status"], "new_status": a["new_status"]}
+                        for a in upd["affected_components"]]
+        updates.append({
+            "id": upd["id"], "status": upd["status"], "body": upd["body"],
+            "incident_id": doc["id"], "created_at": ts(upd["created_at"]),
+            "updated_at": ts(upd.get("updated_at", upd["created_at"])),
+            "display_at": ts(upd["display_at"]), "affected_components": affected,
+            "deliver_notifications": upd["deliver_notifications"], "custom_tweet": None,
+            "tweet_id": None,
+        })
+    out = {
+        "id": doc["id"], "name": doc["name"], "status": doc["status"],
+        "created_at": ts(doc["created_at"]), "updated_at": ts(doc["updated_at"]),
+        "monitoring_at": ts(doc["monitoring_at"]), "resolved_at": ts(doc["resolved_at"]),
+        "impact": impact(doc), "shortlink": f"{page_url.rstrip('/')}/incidents/{doc['id']}",
+        "started_at": ts(doc["started_at"]), "page_id": page_id,
+        "incident_updates": updates,
+        "components": [rows_by_key[k] for k in doc["component_ids"] if k in rows_by_key],
+    }
+    if doc["kind"] == "scheduled":
+        out["scheduled_for"] = ts(doc["scheduled_for"])
+        out["scheduled_until"] = ts(doc["scheduled_until"])
+    return out
 
 
 def _place(place) -> Optional[dict]:

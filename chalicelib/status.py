@@ -149,8 +149,22 @@ _ROLLUP = {
 }
 
 
-def rollup(statuses: list[ComponentStatus]) -> tuple[str, str]:
-    """Page indicator and description from leaf component statuses."""
+_INCIDENT_ROLLUP = {"critical": ("critical", _ROLLUP["critical"]),
+                    "major": ("major", _ROLLUP["major"]),
+                    "minor": ("minor", _ROLLUP["minor_outage"])}
+_INDICATOR_RANK = {"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
+
+
+def rollup(statuses: list[ComponentStatus], incident_impact: str = "none") -> tuple[str, str]:
+    """Page indicator and description: the worse of the components and open incidents' impact."""
+    by_components = _rollup_components(statuses)
+    by_incidents = _INCIDENT_ROLLUP.get(incident_impact)
+    if by_incidents and _INDICATOR_RANK[by_incidents[0]] > _INDICATOR_RANK[by_components[0]]:
+        return by_incidents
+    return by_components
+
+
+def _rollup_components(statuses: list[ComponentStatus]) -> tuple[str, str]:
     if statuses and all(s == ComponentStatus.MAJOR for s in statuses):
         return "critical", _ROLLUP["critical"]
     if ComponentStatus.MAJOR in statuses:

@@ -18,13 +18,14 @@ from typing import Any, Optional
 
 from pynamodb.attributes import (BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute, VersionAttribute)
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 
 from .model import (CheckResult, ComponentState, ComponentStatus, Level,
                     MonitorRegionState, Scope)
 
 RESULTS_TTL_SECONDS = 8 * 24 * 3600     # a week of raw rounds, plus a day of slack
+IDEMPOTENCY_TTL = 24 * 3600             # a retry within a day returns the first result
 
 
 class Conflict(Exception):
@@ -44,8 +45,8 @@ class JsonBlob(BinaryAttribute):
         return json.loads(zlib.decompress(super().deserialize(value)))
 
 
-def build_models(results_table: str, state_table: str, keys_table: str, region: str,
-                 host: Optional[str] = None):
+def build_models(results_table: str, state_table: str, keys_table: str, audit_table: str,
+                 region: str, host: Optional[str] = None):
     """Model classes bound to this deployment's tables; made at run time, never at import."""
 
     def meta(table):
@@ -62,9 +63,28 @@ def build_models(results_table: str, state_table: str, keys_table: str, region: 
     class StateRow(Model):
         Meta = meta(state_table)
         pk = UnicodeAttribute(hash_key=True)
-        doc = JsonBlob()
+        doc = JsonBlob(null=True)
         updated_at = NumberAttribute(default=0)
         version = VersionAttribute()
+
+    class TokenRow(Model):
+        """Short-lived, unversioned items in the state table: idempotency keys, rate counters."""
+        Meta = meta(state_table)
+        pk = UnicodeAttribute(hash_key=True)
+        state = UnicodeAttribute(null=True)          # idempotency: in_flight | done
+        owner = UnicodeAttribute(null=True)          # who holds the in-flight lease
+        request_hash = UnicodeAttribute(null=True)
+        response = JsonBlob(null=True)
+        hits = NumberAttribute(null=True)
+        updated_at = NumberAttribute(default=0)
+        expires_at = TTLAttribute(null=True)
+
+    class AuditRow(Model):
+        """Append-only: one partition per month, sorted by time then request id."""
+        Meta = meta(audit_table)
+        month = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        entry = JsonBlob()
 
     class KeyRow(Model):
         Meta = meta(keys_table)
@@ -77,7 +97,7 @@ def build_models(results_table: str, state_table: str, keys_table: str, region: 
         revoked_at = NumberAttribute(null=True)
         last_used_at = NumberAttribute(null=True)
 
-    return ResultRow, StateRow, KeyRow
+    return ResultRow, StateRow, KeyRow, AuditRow, TokenRow
 
 
 # -- codecs: domain <-> plain JSON ----------------------------------------------------------------
@@ -123,13 +143,14 @@ class Store:
     """Reads and writes whole documents; every write of shared state is conditional on version."""
 
     def __init__(self, results_table: str, state_table: str, keys_table: str, region: str,
-                 host: Optional[str] = None):
-        self.ResultRow, self.StateRow, self.KeyRow = build_models(
-            results_table, state_table, keys_table, region, host)
+                 host: Optional[str] = None, audit_table: str = "outpost-audit"):
+        self.region, self.host = region, host
+        self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.TokenRow = build_models(
+            results_table, state_table, keys_table, audit_table, region, host)
 
     # tables
     def create_tables(self) -> None:
-        for model in (self.ResultRow, self.StateRow, self.KeyRow):
+        for model in (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow):
             if not model.exists():
                 model.create_table(wait=True)
 
@@ -213,3 +234,131 @@ class Store:
         key = ApiKey(row.key_id, row.name, frozenset(row.scopes or ()), row.created_at,
                      row.expires_at, row.revoked_at)
         return key, row.secret_sha256
+
+    def touch_key(self, key_id: str, now: float, every: float = 300.0) -> None:
+        """Record use, at most once per `every` seconds: no hot write on every request."""
+        row = self.KeyRow(key_id)
+        try:
+            row.update(actions=[self.KeyRow.last_used_at.set(now)],
+                       condition=(self.KeyRow.key_id.exists()
+                                  & (self.KeyRow.last_used_at.does_not_exist()
+                                     | (self.KeyRow.last_used_at < now - every))))
+        except UpdateError:
+            pass                                     # someone recorded it recently: fine
+
+    def list_keys(self) -> list:
+        from .auth import ApiKey
+        return [ApiKey(r.key_id, r.name, frozenset(r.scopes or ()), r.created_at, r.expires_at,
+                       r.revoked_at) for r in self.KeyRow.scan()]
+
+    def revoke_key(self, key_id: str, now: float) -> bool:
+        try:
+            self.KeyRow(key_id).update(actions=[self.KeyRow.revoked_at.set(now)],
+                                       condition=self.KeyRow.key_id.exists())
+            return True
+        except UpdateError:
+            return False
+
+    # rate limiting: one counter item per key per second, gone a minute later
+    def hit(self, bucket: str, now: float) -> int:
+        row = self.TokenRow(f"rate#{bucket}#{int(now)}")
+        row.update(actions=[self.TokenRow.hits.add(1),
+                            self.TokenRow.expires_at.set(
+                                datetime.fromtimestamp(now + 60, timezone.utc))])
+        return int(row.hits)
+
+    # incidents ------------------------------------------------------------------------------
+    def load_incident(self, incident_id: str) -> tuple[Optional[dict], Optional[int]]:
+        return self._load(f"incident#{incident_id}")
+
+    def load_incident_feed(self) -> tuple[list, Optional[int]]:
+        doc, version = self._load("incident_feed")
+        return (doc or {}).get("incidents", []), version
+
+    def load_overrides(self) -> tuple[dict, Optional[int]]:
+        doc, version = self._load("overrides")
+        return doc or {}, version
+
+    def save_overrides(self, overrides: dict, version: Optional[int], now: float) -> int:
+        return self._save("overrides", overrides, version, now)
+
+    def write_incident(self, doc: dict, version: Optional[int], feed: list,
+                       feed_version: Optional[int], audit: dict, now: float,
+                       idempotency: Optional[tuple[str, str, str, dict]] = None) -> int:
+        """Incident, the public feed and the audit entry in one transaction, all or nothing.
+
+        Raises Conflict("incident") when the incident changed since `version`,
+        Conflict("feed") when another incident was written meanwhile (reload and retry), and
+        Conflict("idempotency") when another request took over this idempotency key.
+        """
+        from pynamodb.connection import Connection
+        from pynamodb.transactions import TransactWrite
+        inc = self.StateRow(f"incident#{doc['id']}", doc=doc, updated_at=now)
+        if version is not None:
+            inc.version = version
+        feed_row = self.StateRow("incident_feed", doc={"incidents": feed}, updated_at=now)
+        if feed_version is not None:
+            feed_row.version = feed_version
+        stamp = datetime.fromtimestamp(now, timezone.utc)
+        audit_row = self.AuditRow(stamp.strftime("%Y-%m"),
+                                  f"{stamp.isoformat(timespec='microseconds')}#{audit['request_id']}",
+                                  entry=audit)
+        try:
+            with TransactWrite(connection=Connection(region=self.region, host=self.host)) as tx:
+                tx.save(inc)
+                tx.save(feed_row)
+                tx.save(audit_row, condition=self.AuditRow.sk.does_not_exist())
+                if idempotency:
+                    pk, owner, request_hash, response = idempotency
+                    done = self.TokenRow(pk, state="done", owner=owner, request_hash=request_hash,
+                                         response=response, updated_at=now,
+                                         expires_at=datetime.fromtimestamp(now + IDEMPOTENCY_TTL,
+                                                                           timezone.utc))
+                    tx.save(done, condition=self.TokenRow.owner == owner)
+        except TransactWriteError as exc:
+            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+            failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            if 0 in failed:
+                raise Conflict("incident") from exc
+            if 1 in failed:
+                raise Conflict("feed") from exc
+            if 3 in failed:
+                raise Conflict("idempotency") from exc
+            raise
+        return inc.version if version is None else version + 1
+
+    def recent_audit(self, month: str, limit: int = 50) -> list[dict]:
+        return [r.entry for r in self.AuditRow.query(month, scan_index_forward=False, limit=limit)]
+
+    # idempotency ----------------------------------------------------------------------------
+    def claim_idempotency(self, pk: str, owner: str, request_hash: str, now: float,
+                          lease: float = 30.0):
+        """Take the key for this request, or return the row that holds it.
+
+        Returns None when claimed. Otherwise the TokenRow: state "done" with the first response,
+        or "in_flight" while another request holds a live lease. A lease older than `lease`
+        seconds is taken over: its request died before committing, and its commit is conditional
+        on still being the owner, so the work can't land twice.
+        """
+        row = self.TokenRow(pk, state="in_flight", owner=owner, request_hash=request_hash,
+                            updated_at=now,
+                            expires_at=datetime.fromtimestamp(now + IDEMPOTENCY_TTL, timezone.utc))
+        T = self.TokenRow
+        try:
+            row.save(condition=T.pk.does_not_exist()
+                     | ((T.state == "in_flight") & (T.updated_at < now - lease)))
+            return None
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            return T.get(pk, consistent_read=True)
+        except DoesNotExist:                          # expired between the two calls
+            return self.claim_idempotency(pk, owner, request_hash, now, lease)
+
+    def release_idempotency(self, pk: str, owner: str) -> None:
+        """Give the key back after a request failed without side effects (e.g. a 4xx)."""
+        try:
+            self.TokenRow(pk).delete(condition=self.TokenRow.owner == owner)
+        except Exception:                             # best effort: the lease expires anyway
+            pass
