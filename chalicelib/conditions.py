@@ -33,12 +33,24 @@ class Observation:
     headers: Mapping[str, str] = field(default_factory=dict)   # names are case-insensitive
     connected: bool = False
     certificate_expires_in: Optional[float] = None             # seconds; None without TLS
+    dns_rcode: Optional[str] = None                            # "NOERROR", "NXDOMAIN", ...
 
 
 # Two-character operators come first so that "<=" is never read as "<" followed by "=".
 _OPS = {"==": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge,
         "<": operator.lt, ">": operator.gt}
-_PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CONNECTED", "CERTIFICATE_EXPIRATION")
+_PLACEHOLDERS = ("STATUS", "RESPONSE_TIME", "BODY", "HEADER", "CONNECTED", "CERTIFICATE_EXPIRATION",
+                 "DNS_RCODE")
+# Which placeholders each check kind can observe; the status file loader rejects the rest.
+APPLIES_TO = {
+    "http": frozenset(_PLACEHOLDERS) - {"DNS_RCODE"},
+    "tcp": frozenset({"CONNECTED", "RESPONSE_TIME"}),
+    "dns": frozenset({"DNS_RCODE", "BODY", "RESPONSE_TIME", "CONNECTED"}),
+    "tls": frozenset({"CONNECTED", "RESPONSE_TIME", "CERTIFICATE_EXPIRATION"}),
+}
+# RFC 1035/2136 response codes by their usual names (dnspython's, dig's).
+DNS_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
+              "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([a-zA-Z]*)")
@@ -118,6 +130,11 @@ class Condition:
         for name, value in zip(("_left", "_op", "_right"), parts):
             object.__setattr__(self, name, value)
 
+    @property
+    def placeholder(self) -> str:
+        """The placeholder on the left, without brackets: "STATUS", "HEADER", ..."""
+        return self._left.name
+
     def evaluate(self, obs: Observation) -> ConditionResult:
         value = _observe(self._left, obs)
         success = value is not _NA and _matches(value, self._op, self._right)
@@ -144,6 +161,8 @@ def _parse(text: str) -> tuple[_Left, str, _Right]:
     if not right_text:
         raise ConditionError("missing right side (the value to compare with)")
     left = _parse_left(left_text)
+    if left.name == "DNS_RCODE" and op not in ("==", "!="):
+        raise ConditionError("[DNS_RCODE] only compares with == or !=")
     return left, op, _parse_right(right_text, left, op)
 
 
@@ -266,6 +285,11 @@ def _literal(left: _Left, value: str) -> Any:
         if value.lower() not in ("true", "false"):
             raise ConditionError(f"[CONNECTED] compares with true or false, not {value!r}")
         return value.lower()
+    if kind == "DNS_RCODE":
+        if value.upper() not in DNS_RCODES:
+            raise ConditionError(f"[DNS_RCODE] compares with one of {', '.join(DNS_RCODES)}, "
+                                 f"not {value!r}")
+        return value.upper()
     return value
 
 
@@ -278,7 +302,7 @@ def _observe(left: _Left, obs: Observation) -> Any:
         value = _header(obs.headers, left.header)
     else:
         value = {"STATUS": obs.status_code, "RESPONSE_TIME": obs.response_time_ms,
-                 "CONNECTED": obs.connected,
+                 "CONNECTED": obs.connected, "DNS_RCODE": obs.dns_rcode,
                  "CERTIFICATE_EXPIRATION": obs.certificate_expires_in}[left.name]
     if (value is None and not left.path) or (isinstance(value, float) and not math.isfinite(value)):
         return _NA

@@ -8,19 +8,23 @@ and raised together, so one run of ``outpost`` shows everything that needs fixin
 """
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, NamedTuple, Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .conditions import ConditionError, parse as parse_condition, parse_duration
-from .model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
+from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
+from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Page, Place,
+                    StatusConfig)
 
 DOCUMENT = "<document>"   # the key named in problems about the file as a whole
 
@@ -202,6 +206,101 @@ def _url_problem(value: str) -> Optional[str]:
     return None
 
 
+TARGET_SCHEMES = ("http", "https", "tcp", "tls", "dns")
+DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT")
+
+
+def _target_problem(value: str) -> Optional[str]:
+    """A monitor's target: http(s)://host/path, tcp://host:port, tls://host:port,
+    dns://name?type=A|AAAA|CNAME|MX|TXT."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port                  # raises ValueError on a non-numeric port
+    except ValueError as e:
+        return f"bad URL {value!r}: {e}"
+    scheme = parts.scheme.lower()
+    if scheme not in TARGET_SCHEMES:
+        return (f"unsupported URL scheme {parts.scheme or '(none)'!r} in {value!r}; "
+                f"allowed: {', '.join(TARGET_SCHEMES)}")
+    if not parts.hostname or any(c.isspace() for c in value):
+        return f"bad URL {value!r}: no host"
+    if parts.username is not None or parts.password is not None:
+        return f"credentials in {value!r} are not allowed (send them with headers:)"
+    if scheme in ("tcp", "tls"):
+        if port is None or parts.path not in ("", "/") or parts.query:
+            return f"bad URL {value!r}: expected {scheme}://host:port"
+    if scheme == "dns":
+        query = parse_qs(parts.query, keep_blank_values=True)
+        types = query.pop("type", ["A"])
+        if port is not None or parts.path not in ("", "/") or query or len(types) != 1:
+            return f"bad URL {value!r}: expected dns://name?type=A (or AAAA, CNAME, MX, TXT)"
+        if types[0].upper() not in DNS_TYPES:
+            return f"unsupported DNS record type {types[0]!r}; allowed: {', '.join(DNS_TYPES)}"
+    return None
+
+
+def _nameserver_problem(value: str) -> Optional[str]:
+    from .probes.dns import split_server
+    try:
+        host, port = split_server(value)
+        ipaddress.ip_address(host)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        return f"bad nameserver {value!r}: use an IP address, optionally with :port"
+    return None
+
+
+def _network_problem(value: str) -> Optional[str]:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as e:
+        return f"bad network {value!r}: {e} (use CIDR, e.g. 10.0.4.0/24)"
+    return None
+
+
+# Headers a check must not set: the contract's User-Agent, what HTTP framing owns, and what
+# cloud metadata services use to tell a real client from a forged request.
+_FORBIDDEN_HEADERS = ("host", "user-agent", "content-length", "transfer-encoding", "connection")
+_FORBIDDEN_HEADER_PREFIXES = ("metadata", "x-aws-ec2-metadata-token", "x-google-metadata")
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def _headers(r: "_Reader", node: Node, key: str) -> Any:
+    if not isinstance(node, MappingNode):
+        return r.wrong_type(node, key, "a mapping of header names to values")
+    out, before = [], len(r.problems)
+    for key_node, value_node in node.value:
+        name = r.string(key_node, key, expected="a header name")
+        value = r.string(value_node, f"{key}.{getattr(key_node, 'value', '?')}")
+        if name is _BAD or value is _BAD:
+            continue
+        where, lower = f"{key}.{name}", name.lower()
+        if not _TOKEN.fullmatch(name):
+            r.fail(key_node, where, f"bad header name {name!r}")
+        elif lower in _FORBIDDEN_HEADERS or lower.startswith(_FORBIDDEN_HEADER_PREFIXES):
+            r.fail(key_node, where, f"header {name!r} cannot be set by a check")
+        elif any(c in value for c in "\r\n\0"):
+            r.fail(value_node, where, "header values cannot contain line breaks")
+        elif lower in (n.lower() for n, _ in out):
+            r.fail(key_node, where, "duplicate header")
+        else:
+            out.append((name, value))
+    return tuple(out) if len(r.problems) == before else _BAD
+
+
+def _timestamp(r: "_Reader", node: Node, key: str) -> Any:
+    """An ISO 8601 time, quoted or not (YAML reads unquoted ones as timestamps). A time without
+    an offset is in the page's time zone, applied when the window is built."""
+    if not (isinstance(node, ScalarNode) and node.tag in (_TAG + "str", _TAG + "timestamp")):
+        return r.wrong_type(node, key, "a time such as 2026-12-01T02:00:00Z")
+    text = node.value.strip()
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        return r.fail(node, key, f"bad time {text!r}: use ISO 8601, e.g. 2026-12-01T02:00:00Z")
+
+
 def _zone_problem(value: str) -> Optional[str]:
     try:
         ZoneInfo(value)                # tzdata is a runtime dependency, so Lambda has the names
@@ -355,15 +454,32 @@ CHECKS = {
     "success_threshold": Field(_integer(1), default=2),
     "allow_private_targets": Field(_boolean, default=False),
     "interval": Field(_duration(minimum=1.0), default=60.0),
+    "allowed_networks": Field(_list(_text_where(_network_problem)), default=()),
 }
 
 MONITOR = {
     "id": Field(_matching(r"[a-z0-9_.-]+", "lowercase letters, digits, '_', '-' and '.'")),
-    "url": Field(_text_where(_url_problem), required=True),
+    "url": Field(_text_where(_target_problem), required=True),
     "timeout": Field(_duration(maximum=60.0), default=5.0),        # a check must finish in a round
-    "conditions": Field(_list(_condition, non_empty=True), default=("[STATUS] == 200",)),
+    "conditions": Field(_list(_condition, non_empty=True)),        # default: by kind, see below
     "degraded_when": Field(_list(_condition), default=()),
     "method": Field(_matching("GET|HEAD|POST", "one of GET, HEAD, POST"), default="GET"),
+    "headers": Field(_headers, default=()),
+    "body": Field(_text),
+    "max_redirects": Field(_integer(0), default=5),
+    "interval": Field(_duration(minimum=5.0)),                    # default: checks.interval
+    "nameserver": Field(_text_where(_nameserver_problem)),
+}
+
+MAINTENANCE = {
+    "id": Field(_matching(r"[a-z0-9_-]+", "lowercase letters, digits, '_' and '-'")),
+    "name": Field(_text),
+    "components": Field(_list(_text, non_empty=True, unique=True), required=True),
+    "start": Field(_timestamp, required=True),
+    "end": Field(_timestamp),
+    "duration": Field(_duration()),
+    "recurrence": Field(_matching("daily|weekly", "daily or weekly")),
+    "until": Field(_timestamp),
 }
 
 COMPONENT = {
@@ -378,6 +494,7 @@ TOP = {
     "page": Field(_section(PAGE, Page), required=True),
     "checks": Field(_section(CHECKS)),
     "components": Field(_list(_section(COMPONENT)), required=True),
+    "maintenance": Field(_list(_section(MAINTENANCE)), default=()),
 }
 
 
@@ -407,7 +524,11 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
             if mid in monitor_lines:
                 r.fail(node, key, f"duplicate monitor id {mid!r} (first at line {monitor_lines[mid]})")
             monitor_lines.setdefault(mid, _line(node))
+            _monitor_rules(r, m, checks)
 
+    page = top.values.get("page")
+    windows = _maintenance(r, top.values.get("maintenance") or (), set(component_lines),
+                           page.time_zone if page else "Etc/UTC")
     if r.problems:
         return None
     built = tuple(
@@ -415,7 +536,101 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
             Monitor(**m.values) for m in c.values["monitors"])},
             position=position)
         for position, c in enumerate(components))
-    return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file)
+    return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
+                        maintenance=windows)
+
+
+# What each check kind is judged on when the monitor does not say.
+_DEFAULT_CONDITIONS = {
+    "http": ("[STATUS] == 200",), "tcp": ("[CONNECTED] == true",),
+    "dns": ("[DNS_RCODE] == NOERROR",),
+    "tls": ("[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"),
+}
+_ONLY_FOR = {"method": "http", "headers": "http", "body": "http", "max_redirects": "http",
+             "nameserver": "dns"}
+MAX_REDIRECTS = 5
+MIN_INTERVAL_MARGIN = 2.0    # a check's timeout + this must fit in its interval
+
+
+def _monitor_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> None:
+    """Rules between a monitor's keys: what its kind accepts, and whether its cadence fits."""
+    url = m.values.get("url")
+    if url is None:
+        return
+    kind = Monitor(id="", url=url).kind
+    scheme = url.split(":", 1)[0].lower()
+    for name, only in _ONLY_FOR.items():
+        if name in m.nodes and kind != only:
+            r.fail(m.nodes[name], f"{m.key}.{name}", f"only applies to {only} checks, not {scheme}://")
+    if m.values.get("conditions") is None and "conditions" in m.values:
+        m.values["conditions"] = _DEFAULT_CONDITIONS[kind]
+    for name in ("conditions", "degraded_when"):
+        node = m.nodes.get(name)
+        for i, text in enumerate(m.values.get(name) or () if node is not None else ()):
+            placeholder = parse_condition(text).placeholder
+            if placeholder not in APPLIES_TO[kind]:
+                seen = " ".join(f"[{p}]" for p in sorted(APPLIES_TO[kind]))
+                r.fail(node.value[i], f"{m.key}.{name}[{i}]",
+                       f"[{placeholder}] does not apply to {scheme}:// checks (they have {seen})")
+    if (m.values.get("max_redirects") or 0) > MAX_REDIRECTS:
+        r.fail(m.nodes["max_redirects"], f"{m.key}.max_redirects",
+               f"at most {MAX_REDIRECTS} redirects are followed")
+    if m.values.get("body") is not None and m.values.get("method") in ("GET", "HEAD"):
+        r.fail(m.nodes["body"], f"{m.key}.body", "a request body needs method: POST")
+    interval, timeout = m.values.get("interval"), m.values.get("timeout")
+    if interval is None or checks is None:
+        return
+    round_s = checks.interval
+    where, node = f"{m.key}.interval", m.nodes["interval"]
+    if interval > round_s:
+        r.fail(node, where, f"{interval:g}s is longer than checks.interval ({round_s:g}s): every "
+                            "monitor runs at least once per round")
+    elif not math.isclose(round_s / interval, round(round_s / interval)):
+        r.fail(node, where, f"{interval:g}s does not divide checks.interval ({round_s:g}s) evenly, "
+                            "so rounds could not be spaced equally (try 10s, 15s, 20s or 30s)")
+    elif timeout is not None and timeout + MIN_INTERVAL_MARGIN > interval:
+        r.fail(node, where, f"{interval:g}s leaves no room for the {timeout:g}s timeout; "
+                            f"use an interval of at least {timeout + MIN_INTERVAL_MARGIN:g}s")
+
+
+_PERIOD = {"daily": 86400.0, "weekly": 7 * 86400.0}
+
+
+def _maintenance(r: _Reader, sections, components: set, tz_name: str) -> tuple:
+    """Maintenance windows: times without an offset are in the page's time zone."""
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = timezone.utc
+    out = []
+    for index, w in enumerate(sections):
+        v, key = w.values, w.key
+        if not w.complete:
+            continue
+        for i, cid in enumerate(v["components"]):
+            if cid not in components:
+                r.fail(w.nodes["components"].value[i], f"{key}.components[{i}]",
+                       f"unknown component {cid!r}")
+        epoch = {k: (v[k] if v[k].tzinfo else v[k].replace(tzinfo=tz)).timestamp()
+                 for k in ("start", "end", "until") if v.get(k) is not None}
+        if (v.get("end") is None) == (v.get("duration") is None):
+            r.fail(w.node, key, "give exactly one of end or duration")
+            continue
+        end = epoch.get("end", epoch["start"] + (v.get("duration") or 0))
+        if end <= epoch["start"]:
+            r.fail(w.nodes.get("end", w.node), f"{key}.end", "must be after start")
+            continue
+        recurrence = v.get("recurrence")
+        if recurrence and end - epoch["start"] >= _PERIOD[recurrence]:
+            r.fail(w.nodes["recurrence"], f"{key}.recurrence",
+                   f"a {recurrence} window must be shorter than its period")
+        if "until" in epoch and not recurrence:
+            r.fail(w.nodes["until"], f"{key}.until", "only applies with recurrence")
+        out.append(MaintenanceWindow(
+            id=v.get("id") or f"maintenance-{index}", components=tuple(v["components"]),
+            start=epoch["start"], end=end, name=v.get("name"), recurrence=recurrence,
+            until=epoch.get("until")))
+    return tuple(out)
 
 
 def _build_checks(r: _Reader, top: _Section, has_monitors: bool) -> Optional[CheckPolicy]:

@@ -46,6 +46,7 @@ class CheckPolicy:
     success_threshold: int = 2
     allow_private_targets: bool = False
     interval: float = 60.0          # seconds between rounds in the deployed schedule
+    allowed_networks: tuple[str, ...] = ()   # CIDRs exempt from the SSRF guard (e.g. a VPC)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ class Monitor:
     conditions: tuple[str, ...] = ("[STATUS] == 200",)
     degraded_when: tuple[str, ...] = ()
     method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()    # extra request headers, HTTP(S) only
+    body: Optional[str] = None                   # request body, HTTP(S) only
+    max_redirects: int = 5                       # 0: report the 3xx itself
+    interval: Optional[float] = None             # seconds; None: the round's (checks.interval)
+    nameserver: Optional[str] = None             # DNS checks: "ip" or "ip:port"; None: system's
+
+    @property
+    def kind(self) -> str:
+        """http, tcp, dns or tls: which probe runs it (https is http over TLS)."""
+        scheme = self.url.split(":", 1)[0].lower()
+        return "http" if scheme in ("http", "https") else scheme
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,26 @@ class Component:
 
 
 @dataclass(frozen=True)
+class MaintenanceWindow:
+    """Planned work on some components: they show under_maintenance and it is not downtime.
+    `start`/`end` are the first occurrence (epoch seconds); `recurrence` repeats it in the
+    page's time zone (so "every Sunday 02:00" stays 02:00 across DST) until `until`."""
+    id: str
+    components: tuple[str, ...]
+    start: float
+    end: float
+    name: Optional[str] = None
+    recurrence: Optional[str] = None             # None, "daily" or "weekly"
+    until: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     page: Page
     checks: CheckPolicy
     components: tuple[Component, ...]
     source: str = "<memory>"        # where it was loaded from, for messages
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
     def monitors(self) -> list[tuple[Component, Monitor]]:
         return [(c, m) for c in self.components for m in c.monitors]
@@ -116,6 +143,9 @@ class MonitorRegionState:
     last_checked_at: Optional[float] = None
     last_reasons: list[str] = field(default_factory=list)
     last_response_time_ms: Optional[int] = None
+    # Response-time histograms for today and yesterday (chalicelib.uptime): {day: {bucket: n}}.
+    # Kept with the view because the view is written every round anyway: no extra write.
+    rt_days: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,3 +165,6 @@ class ComponentState:
     reasons: tuple[str, ...] = ()
     last_checked_at: Optional[float] = None
     created_at: Optional[float] = None     # first time Outpost derived a state for it
+    # Fewer regions than the quorum have fresh data for some monitor: `status` is the last one
+    # that quorum vouched for, and the page must say "unknown" rather than imply it is current.
+    unknown: bool = False

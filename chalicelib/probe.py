@@ -1,26 +1,24 @@
-"""I/O: run HTTP checks concurrently, each under a hard deadline, and turn what happened into data.
+"""I/O: run checks concurrently, each under a hard deadline, and turn what happened into data.
 
 A timeout, a refused connection or a refused (private) target is a CheckResult, never an exception.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import ipaddress
 import logging
-import socket
 import time
 from functools import lru_cache
-from typing import Callable, Iterable, Optional
-from urllib.parse import urlsplit
-
-import requests
+from typing import Callable, Iterable, Optional, Sequence
 
 from . import __version__
 from .conditions import Condition, Observation, parse
 from .model import CheckResult, Level, Monitor
+from .probes import ProbeContext
+from .ssrf import Resolver
 
 log = logging.getLogger("outpost.probe")
-MAX_BODY_BYTES = 1 << 20          # conditions look at the first MiB; nobody's health body is larger
 MAX_WORKERS = 256
 # Spare time the round allows past the longest timeout before declaring a check hung.
 DEADLINE_GRACE = 0.5
@@ -54,92 +52,50 @@ def evaluate(monitor: Monitor, obs: Observation, error: Optional[str], region: s
     )
 
 
-def refused_reason(url: str, allow_private: bool) -> Optional[str]:
-    """Why a target must not be probed (SSRF guard), or None. Checks every resolved address."""
-    if allow_private:
-        return None
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc.strerror or exc}"
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if getattr(addr, "ipv4_mapped", None):
-            addr = addr.ipv4_mapped
-        if not addr.is_global or addr.is_multicast:
-            return f"target {host} resolves to non-public address {addr} (allow_private_targets is off)"
-    return None
+class Prober:
+    """Runs one monitor of any kind (http/https, tcp, dns, tls) from one region.
 
-
-class HttpProber:
-    """Probes one monitor over HTTP(S) with requests; the deadline covers connect, headers and body."""
+    Every kind goes through the SSRF guard (chalicelib.ssrf) and connects only to the address it
+    validated. `resolver`, `ca_file` and `nameservers` exist so tests can point checks at
+    servers on 127.0.0.1 they control; production leaves them unset.
+    """
 
     def __init__(self, page_url: str, allow_private: bool = False,
-                 session_factory: Callable[[], requests.Session] = requests.Session,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, resolver: Optional[Resolver] = None,
+                 ca_file: Optional[str] = None, nameservers: Sequence[tuple[str, int]] = (),
+                 allowed_networks: Sequence[str] = ()):
         self.page_url = page_url
         self.allow_private = allow_private
-        self.session_factory = session_factory
         self.clock = clock
+        self.resolver, self.ca_file, self.nameservers = resolver, ca_file, tuple(nameservers)
+        self.allowed_networks = tuple(ipaddress.ip_network(n) for n in allowed_networks)
+        self._contexts: dict[str, ProbeContext] = {}
+
+    def _context(self, region: str) -> ProbeContext:
+        ctx = self._contexts.get(region)
+        if ctx is None:
+            ctx = self._contexts[region] = ProbeContext(
+                user_agent(self.page_url, region), self.allow_private, self.resolver,
+                self.ca_file, self.nameservers, self.allowed_networks)
+        return ctx
 
     def check(self, monitor: Monitor, region: str) -> CheckResult:
         checked_at = self.clock()
-        reason = refused_reason(monitor.url, self.allow_private)
-        if reason:
-            return evaluate(monitor, Observation(), f"blocked: {reason}", region, checked_at)
-        obs, error = self._fetch(monitor, region)
+        kind = _KINDS.get(monitor.kind)
+        if kind is None:
+            return evaluate(monitor, Observation(), f"unsupported check kind {monitor.kind!r}",
+                            region, checked_at)
+        module = importlib.import_module(kind, __package__)
+        obs, error = module.probe(monitor, self._context(region))
         return evaluate(monitor, obs, error, region, checked_at)
 
-    def _fetch(self, monitor: Monitor, region: str) -> tuple[Observation, Optional[str]]:
-        started = time.monotonic()
-        deadline = started + monitor.timeout
-        headers = {"User-Agent": user_agent(self.page_url, region)}
-        elapsed_ms = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
-        try:
-            with self.session_factory() as session:
-                resp = session.request(monitor.method, monitor.url, headers=headers, stream=True,
-                                       timeout=(monitor.timeout, monitor.timeout),
-                                       allow_redirects=True)
-                with resp:
-                    body = self._read_body(resp, deadline)
-                    if body is None:
-                        return Observation(connected=True), f"timeout after {monitor.timeout:g}s"
-                    return Observation(
-                        status_code=resp.status_code, response_time_ms=elapsed_ms(),
-                        body=body, headers=dict(resp.headers), connected=True,
-                    ), None
-        except requests.exceptions.ConnectTimeout:
-            return Observation(), f"connect timeout after {monitor.timeout:g}s"
-        except requests.exceptions.ReadTimeout:
-            return Observation(connected=True), f"timeout after {monitor.timeout:g}s"
-        except requests.exceptions.SSLError as exc:
-            return Observation(), f"TLS error: {_short(exc)}"
-        except requests.exceptions.ConnectionError as exc:
-            return Observation(), f"connection failed: {_short(exc)}"
-        except requests.exceptions.RequestException as exc:
-            return Observation(), f"request failed: {_short(exc)}"
 
-    @staticmethod
-    def _read_body(resp: requests.Response, deadline: float) -> Optional[str]:
-        """The body as text, or None when the deadline passes first (a trickling server)."""
-        chunks, size = [], 0
-        for chunk in resp.iter_content(chunk_size=16384):
-            chunks.append(chunk)
-            size += len(chunk)
-            if time.monotonic() > deadline:
-                return None
-            if size >= MAX_BODY_BYTES:
-                break
-        return b"".join(chunks).decode(resp.encoding or "utf-8", errors="replace")
+HttpProber = Prober          # the foundation's name, kept for callers that still use it
+# Each kind's module is imported on first use: dnspython stays out of a cold start without DNS.
+_KINDS = {"http": ".probes.http", "tcp": ".probes.tcp", "dns": ".probes.dns", "tls": ".probes.tls"}
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc.__context__ or exc) if not str(exc) else str(exc)
-    return text[:160]
-
-
-def run_checks(prober: HttpProber, jobs: Iterable[tuple[Monitor, str]],
+def run_checks(prober: Prober, jobs: Iterable[tuple[Monitor, str]],
                max_workers: int = MAX_WORKERS) -> list[CheckResult]:
     """Run every (monitor, region) check at once on a bounded pool.
 

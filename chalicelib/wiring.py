@@ -97,9 +97,10 @@ class Container:
     @property
     def prober(self):
         def build():
-            from .probe import HttpProber
+            from .probe import Prober
             cfg = self.config
-            return HttpProber(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock)
+            return Prober(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock,
+                          allowed_networks=cfg.checks.allowed_networks)
         return self._get("prober", build)
 
     @property
