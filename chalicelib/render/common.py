@@ -1,0 +1,134 @@
+"""Pure: vocabulary shared by the human-facing renderers (HTML, feeds, badges).
+
+Labels, tones (the CSS/badge colour family of a status), staleness, component lookup and time
+formatting. Everything takes the snapshot document (see snapshot.build_snapshot) as plain data.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+UNKNOWN = "unknown"      # our own status for "checks have stopped": never shown as operational
+
+COMPONENT_LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance",
+    UNKNOWN: "Unknown",
+}
+# tone = colour family, shared by CSS classes, icons and badge colours
+COMPONENT_TONES = {
+    "operational": "ok", "degraded_performance": "degraded", "partial_outage": "partial",
+    "major_outage": "major", "under_maintenance": "maintenance", UNKNOWN: "unknown",
+}
+INDICATOR_TONES = {"none": "ok", "minor": "degraded", "major": "partial", "critical": "major",
+                   "maintenance": "maintenance", UNKNOWN: "unknown"}
+IMPACT_TONES = {"none": "unknown", "minor": "degraded", "major": "partial", "critical": "major",
+                "maintenance": "maintenance"}
+IMPACT_LABELS = {"none": "No impact", "minor": "Minor", "major": "Major", "critical": "Critical",
+                 "maintenance": "Maintenance"}
+UPDATE_LABELS = {
+    "investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
+    "resolved": "Resolved", "postmortem": "Postmortem", "scheduled": "Scheduled",
+    "in_progress": "In progress", "verifying": "Verifying", "completed": "Completed",
+}
+UNRESOLVED = ("investigating", "identified", "monitoring")
+PAST = ("resolved", "postmortem")
+MAINTENANCE_ACTIVE = ("in_progress", "verifying")
+PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft Azure"}
+
+
+def label(table: dict, value) -> str:
+    """A human label, falling back to the raw value made readable (future enums still render)."""
+    if value in table:
+        return table[value]
+    return str(value or "").replace("_", " ").capitalize()
+
+
+def outpost(snapshot: dict) -> dict:
+    return snapshot.get("outpost") or {}
+
+
+def is_stale(snapshot: dict, now: float) -> bool:
+    """True when checks have stopped (or never reported): the page must not show green.
+
+    The checker may decide (`outpost.stale`); otherwise judge from the age of the newest result.
+    """
+    extra = outpost(snapshot)
+    if extra.get("stale") is not None:
+        return bool(extra["stale"])
+    as_of = extra.get("data_as_of_epoch")
+    if as_of is None:
+        return True
+    return now - float(as_of) > float(extra.get("stale_after_seconds") or 180)
+
+
+def effective_status(snapshot: dict, row: dict, stale: bool) -> str:
+    """The status to show for a component or group row: "unknown" when data is stale, except
+    where an operator set the status (an override says nothing about checks, so it stands)."""
+    if not stale:
+        return row.get("status")
+    extras = outpost(snapshot).get("components") or {}
+    ids = row.get("components") if row.get("group") else [row.get("id")]
+    if ids and all((extras.get(i) or {}).get("overridden") for i in ids):
+        return row.get("status")
+    return UNKNOWN
+
+
+def find_component(snapshot: dict, name: str) -> Optional[dict]:
+    """A component (or group) row by public id, or by the status file's key ("api")."""
+    for row in snapshot.get("components") or ():
+        if row.get("id") == name:
+            return row
+    for cid, extra in (outpost(snapshot).get("components") or {}).items():
+        if extra.get("key") == name:
+            return find_component(snapshot, cid)
+    return None
+
+
+def parse_time(text: Optional[str]) -> Optional[datetime]:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str):
+    try:
+        return ZoneInfo(name)
+    except Exception:          # a bad zone name must not break the page; fall back to UTC
+        return ZoneInfo("Etc/UTC")
+
+
+def human_time(text: Optional[str], tz_name: str = "Etc/UTC") -> str:
+    """"May 28, 2026 14:06 UTC": absolute, so a cached page never says "5 minutes ago" wrongly."""
+    dt = parse_time(text)
+    if dt is None:
+        return ""
+    local = dt.astimezone(_zone(tz_name))
+    return f"{local:%b} {local.day}, {local:%Y %H:%M} {local.tzname()}"
+
+
+def month_label(text: Optional[str], tz_name: str = "Etc/UTC") -> str:
+    dt = parse_time(text)
+    return f"{dt.astimezone(_zone(tz_name)):%B %Y}" if dt else "Undated"
+
+
+def sort_key(item: dict) -> float:
+    """Newest first by creation (a maintenance by when it is scheduled), unknown times last."""
+    dt = parse_time(item.get("scheduled_for") or item.get("created_at"))
+    return dt.timestamp() if dt else float("-inf")
+
+
+def place(p: Optional[dict]) -> Optional[str]:
+    if not p:
+        return None
+    provider = PROVIDERS.get(str(p.get("provider", "")).lower(), p.get("provider"))
+    return f"{provider} {p.get('region')}".strip()

@@ -1,0 +1,85 @@
+"""Pure: snapshot -> `/history.atom` and `/history.rss` (incidents and maintenance, every update).
+
+One entry per incident or maintenance, newest activity first, its content the whole timeline
+as HTML. That HTML is built from escaped text plus markdown.render's sanitized subset, then
+escaped once more by the XML template (autoescape), as Atom's type="html" and RSS's
+<description> require, so `]]>` or `<script>` in an update body stay text at both levels.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+from email.utils import format_datetime
+
+from markupsafe import Markup
+
+from . import common, view
+from .html import environment
+
+FEED_LIMIT = 50
+
+
+def _rfc822(iso) -> str:
+    dt = common.parse_time(iso)
+    return format_datetime(dt.astimezone(timezone.utc), usegmt=True) if dt else ""
+
+
+def _entry_html(item: dict, tz: str) -> str:
+    """The timeline as an HTML string (not Markup: the feed template must escape it)."""
+    v = view.incident(item, tz)
+    parts = [Markup("<p><strong>{}</strong> · {}</p>").format(
+        v["label"], "Maintenance" if v["maintenance"] else f"Impact: {v['impact']}")]
+    if v["maintenance"] and v["scheduled_for"]:
+        parts.append(Markup("<p>Scheduled {} until {}</p>").format(
+            v["scheduled_for"], v["scheduled_until"] or "further notice"))
+    if v["components"]:
+        parts.append(Markup("<p>Affects {}</p>").format(", ".join(v["components"])))
+    for u in v["updates"]:
+        parts.append(Markup("<h3>{} · {}</h3>").format(u["label"], u["at"]))
+        parts.append(u["body"])                       # already sanitized Markup
+    return str(Markup("").join(parts))
+
+
+def _entries(snapshot: dict) -> list[dict]:
+    page = view.page_info(snapshot)
+    base = page["url"].rstrip("/")
+    items = [*(snapshot.get("incidents") or ()), *(snapshot.get("scheduled_maintenances") or ())]
+    items.sort(key=lambda i: (common.parse_time(i.get("updated_at") or i.get("created_at"))
+                              or common.parse_time("1970-01-01T00:00:00Z")), reverse=True)
+    out = []
+    for item in items[:FEED_LIMIT]:
+        maintenance = "scheduled_for" in item
+        status = common.label(common.UPDATE_LABELS, item.get("status"))
+        title = f"{'Maintenance: ' if maintenance else ''}{item.get('name') or ''} ({status})"
+        published = item.get("created_at")
+        updated = item.get("updated_at") or published
+        out.append({
+            "title": title, "link": f"{base}/incidents/{item.get('id')}",
+            "published": published, "updated": updated,
+            "published_rfc822": _rfc822(published),
+            "categories": ["maintenance" if maintenance else "incident", item.get("status") or ""],
+            "html": _entry_html(item, page["time_zone"]),
+        })
+    return out
+
+
+def _context(snapshot: dict) -> dict:
+    page = view.page_info(snapshot)
+    entries = _entries(snapshot)
+    stamps = [e["updated"] for e in entries if e["updated"]]
+    # The feed changes only when an entry does, so its date is the newest entry's, not "now".
+    updated = max(stamps, key=common.parse_time) if stamps else (
+        (snapshot.get("page") or {}).get("updated_at") or "1970-01-01T00:00:00.000Z")
+    # Readers treat RSS descriptions as HTML, the channel's too: escape the name as HTML here,
+    # and the template escapes that again for XML.
+    description = Markup("Incidents and maintenance for {}, with every update").format(page["name"])
+    return {"page": page, "base": page["url"].rstrip("/"), "entries": entries,
+            "updated": updated, "updated_rfc822": _rfc822(updated),
+            "description_html": str(description)}
+
+
+def render_atom(snapshot: dict) -> bytes:
+    return environment().get_template("atom.xml").render(**_context(snapshot)).encode("utf-8")
+
+
+def render_rss(snapshot: dict) -> bytes:
+    return environment().get_template("rss.xml").render(**_context(snapshot)).encode("utf-8")

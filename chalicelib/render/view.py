@@ -1,0 +1,186 @@
+"""Pure: snapshot -> plain dicts the HTML templates draw (no logic left for the templates).
+
+Every text here is still raw operator text; the templates escape it (autoescape), except
+update bodies, which come out of markdown.render already sanitized.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from . import charts, common, markdown
+from .common import COMPONENT_LABELS, COMPONENT_TONES, label
+
+HISTORY_PAGE_SIZE = 10
+PAST_ON_INDEX = 5
+
+
+def page_info(snapshot: dict) -> dict:
+    page = snapshot.get("page") or {}
+    extra = common.outpost(snapshot)
+    return {"name": page.get("name") or "Status", "url": page.get("url") or "",
+            "time_zone": page.get("time_zone") or "Etc/UTC",
+            "hosted_on": common.place(extra.get("hosted_on")),
+            "service_hosted_on": common.place(extra.get("service_hosted_on")),
+            "regions": list(extra.get("regions") or ()), "quorum": extra.get("quorum"),
+            "social": _social(extra.get("social"))}
+
+
+def _social(links) -> list[dict]:
+    """Official accounts, when the snapshot carries them ({"name", "url"} items); http(s) only."""
+    out = []
+    for link in links or ():
+        url = str((link or {}).get("url") or "")
+        if url.lower().startswith(("https://", "http://")):
+            out.append({"name": str(link.get("name") or url), "url": url})
+    return out
+
+
+def banner(snapshot: dict, stale: bool) -> dict:
+    page = page_info(snapshot)
+    extra = common.outpost(snapshot)
+    as_of = extra.get("data_as_of")
+    if stale:
+        text = ("Status unknown: no check results have arrived yet" if not as_of else
+                "Status unknown: checks have stopped reporting")
+        return {"tone": "unknown", "text": text, "stale": True,
+                "as_of": common.human_time(as_of, page["time_zone"]), "as_of_iso": as_of}
+    status = snapshot.get("status") or {}
+    indicator = status.get("indicator", "none")
+    return {"tone": common.INDICATOR_TONES.get(indicator, "unknown"),
+            "text": status.get("description") or "Status", "stale": False,
+            "as_of": common.human_time(as_of, page["time_zone"]), "as_of_iso": as_of}
+
+
+def component_sections(snapshot: dict, stale: bool) -> list[dict]:
+    """Sections in page order: a group with its children, or a run of ungrouped components."""
+    rows = snapshot.get("components") or []
+    by_id = {r.get("id"): r for r in rows}
+    tz = page_info(snapshot)["time_zone"]
+    sections: list[dict] = []
+    for row in rows:
+        if row.get("group_id") in by_id:
+            continue                                  # drawn inside its group
+        if row.get("group"):
+            children = [by_id[c] for c in row.get("components") or () if c in by_id]
+            items = [_component(snapshot, c, stale, tz) for c in children if _visible(c)]
+            sections.append({"group": _component(snapshot, row, stale, tz), "members": items})
+        elif _visible(row):
+            if sections and sections[-1]["group"] is None:
+                sections[-1]["members"].append(_component(snapshot, row, stale, tz))
+            else:
+                sections.append({"group": None,
+                                 "members": [_component(snapshot, row, stale, tz)]})
+    return sections
+
+
+def _visible(row: dict) -> bool:
+    return not (row.get("only_show_if_degraded") and row.get("status") == "operational")
+
+
+def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
+    extra = common.outpost(snapshot)
+    cid = row.get("id")
+    mine = (extra.get("components") or {}).get(cid) or {}
+    status = common.effective_status(snapshot, row, stale)
+    return {
+        "id": cid, "name": row.get("name") or "", "description": row.get("description"),
+        "status": status, "label": label(COMPONENT_LABELS, status),
+        "tone": COMPONENT_TONES.get(status, "unknown"),
+        # Scope and reasons describe live checks; with stale data they would mislead.
+        "scope_text": None if stale else mine.get("scope_text"),
+        "reasons": [] if stale or status == "operational" else list(mine.get("reasons") or ()),
+        "last_checked": common.human_time(mine.get("last_checked_at"), tz),
+        "last_checked_iso": mine.get("last_checked_at"),
+        "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid)),
+        "chart": charts.response_chart((extra.get("response_times") or {}).get(cid)),
+    }
+
+
+def incident(item: dict, tz: str) -> dict:
+    """An incident or maintenance with its timeline (updates newest first, as stored)."""
+    maintenance = "scheduled_for" in item
+    updates = []
+    for u in item.get("incident_updates") or ():
+        affected = [{"name": a.get("name") or "",
+                     "old": label(COMPONENT_LABELS, a.get("old_status")),
+                     "new": label(COMPONENT_LABELS, a.get("new_status"))}
+                    for a in u.get("affected_components") or ()]
+        at = u.get("display_at") or u.get("created_at")
+        updates.append({"id": u.get("id"), "status": u.get("status"),
+                        "label": label(common.UPDATE_LABELS, u.get("status")),
+                        "body": markdown.render(u.get("body")), "at": common.human_time(at, tz),
+                        "at_iso": at, "affected": affected})
+    impact = item.get("impact") or "none"
+    return {
+        "id": item.get("id") or "", "name": item.get("name") or "", "maintenance": maintenance,
+        "status": item.get("status"), "label": label(common.UPDATE_LABELS, item.get("status")),
+        "impact": label(common.IMPACT_LABELS, impact),
+        "tone": common.IMPACT_TONES.get(impact, "unknown"),
+        "created": common.human_time(item.get("created_at"), tz),
+        "created_iso": item.get("created_at"),
+        "resolved": common.human_time(item.get("resolved_at"), tz),
+        "resolved_iso": item.get("resolved_at"),
+        "scheduled_for": common.human_time(item.get("scheduled_for"), tz),
+        "scheduled_for_iso": item.get("scheduled_for"),
+        "scheduled_until": common.human_time(item.get("scheduled_until"), tz),
+        "scheduled_until_iso": item.get("scheduled_until"),
+        "components": [c.get("name") or "" for c in item.get("components") or ()],
+        "updates": updates,
+    }
+
+
+def index(snapshot: dict, stale: bool) -> dict:
+    page = page_info(snapshot)
+    tz = page["time_zone"]
+    incidents = snapshot.get("incidents") or []
+    maintenances = snapshot.get("scheduled_maintenances") or []
+    active = [i for i in incidents if i.get("status") in common.UNRESOLVED]
+    past = [i for i in incidents if i.get("status") in common.PAST]
+    return {
+        "page": page, "banner": banner(snapshot, stale), "stale": stale,
+        "extra": common.outpost(snapshot),
+        "sections": component_sections(snapshot, stale),
+        "active": [incident(i, tz) for i in active],
+        "maintenance_now": [incident(m, tz) for m in maintenances
+                            if m.get("status") in common.MAINTENANCE_ACTIVE],
+        "maintenance_next": [incident(m, tz) for m in
+                             sorted((m for m in maintenances if m.get("status") == "scheduled"),
+                                    key=common.sort_key)],
+        "past": [incident(i, tz) for i in past[:PAST_ON_INDEX]],
+        "more_history": len(past) > PAST_ON_INDEX or any(
+            m.get("status") == "completed" for m in maintenances),
+    }
+
+
+def history_pages(snapshot: dict) -> int:
+    count = len(snapshot.get("incidents") or ()) + len(snapshot.get("scheduled_maintenances") or ())
+    return max(1, math.ceil(count / HISTORY_PAGE_SIZE))
+
+
+def history(snapshot: dict, number: int) -> Optional[dict]:
+    """Page `number` (1-based) of everything, newest first, grouped by month; None past the end."""
+    pages = history_pages(snapshot)
+    if not 1 <= number <= pages:
+        return None
+    page = page_info(snapshot)
+    tz = page["time_zone"]
+    items = sorted([*(snapshot.get("incidents") or ()), *(snapshot.get("scheduled_maintenances") or ())],
+                   key=common.sort_key, reverse=True)
+    chunk = items[(number - 1) * HISTORY_PAGE_SIZE: number * HISTORY_PAGE_SIZE]
+    months: list[dict] = []
+    for item in chunk:
+        month = common.month_label(item.get("scheduled_for") or item.get("created_at"), tz)
+        if not months or months[-1]["label"] != month:
+            months.append({"label": month, "members": []})
+        months[-1]["members"].append(incident(item, tz))
+    return {"page": page, "number": number, "pages": pages, "months": months,
+            "newer": number - 1 if number > 1 else None,
+            "older": number + 1 if number < pages else None}
+
+
+def find_incident(snapshot: dict, incident_id: str) -> Optional[dict]:
+    for item in [*(snapshot.get("incidents") or ()), *(snapshot.get("scheduled_maintenances") or ())]:
+        if item.get("id") == incident_id:
+            return item
+    return None

@@ -1,0 +1,60 @@
+"""Geometry and words of the uptime bars and the response-time chart."""
+import pytest
+
+from chalicelib.render import charts
+from tests import factories as f
+
+
+@pytest.mark.parametrize("percent, text", [
+    (None, "no data"), (100.0, "100%"), (99.996, "99.99%"), (99.5, "99.50%"), (0.0, "0.00%"),
+    (-1.0, "0.00%"),
+])
+def test_uptime_is_rounded_down(percent, text):
+    assert charts.uptime_text(percent) == text
+
+
+@pytest.mark.parametrize("day, tone", [
+    ({"uptime": None, "major_seconds": 0}, "nodata"),
+    ({"uptime": 100.0}, "ok"),
+    ({"uptime": 99.0, "major_seconds": 60, "partial_seconds": 60, "degraded_seconds": 60}, "major"),
+    ({"uptime": 99.0, "partial_seconds": 60, "degraded_seconds": 60}, "partial"),
+    ({"uptime": 100.0, "degraded_seconds": 1}, "degraded"),
+])
+def test_a_day_takes_the_worst_tone(day, tone):
+    assert charts.day_tone(day) == tone
+
+
+def test_day_titles():
+    assert charts.day_title({"date": "2026-05-03", "uptime": None}) == "May 3, 2026: no data"
+    assert charts.day_title({"date": "2026-05-03", "uptime": 95.0, "major_seconds": 3900,
+                             "partial_seconds": 30, "nodata_seconds": 120}) == \
+        "May 3, 2026: 95.00% uptime; major outage 1 h 5 min; partial outage under 1 min; no data 2 min"
+
+
+def test_a_young_page_draws_its_days_at_the_right_edge():
+    bars = charts.uptime_bars(f.uptime(days=3, nodata=[2]))
+    assert [b["x"] for b in bars["bars"]] == [348, 352, 356]
+    assert [b["tone"] for b in bars["bars"]] == ["nodata", "ok", "ok"]
+    assert bars["summary"] == "100% uptime over the last 3 days, 0 days with downtime or degradation"
+    assert charts.uptime_bars(None) is None and charts.uptime_bars({"days": []}) is None
+    assert charts.uptime_bars({"days": [{"date": "2026-01-01", "uptime": None}],
+                               "uptime_90d": None})["summary"] == "no uptime data for the last 1 days"
+
+
+def test_more_than_90_days_keeps_the_newest():
+    bars = charts.uptime_bars(f.uptime(days=120))
+    assert len(bars["bars"]) == 90 and bars["bars"][-1]["title"].startswith("May 28, 2026")
+
+
+def test_response_chart_scales_into_its_box_and_skips_bad_points():
+    points = [{"t": "a", "p50": 100, "p95": 200}, {"t": "b", "p50": None, "p95": 5},
+              {"t": "c", "p50": "nan", "p95": 1}, {"t": "d", "p50": 50, "p95": None}]
+    chart = charts.response_chart(points)
+    assert chart["count"] == 2 and chart["latest_p50"] == 50 and chart["latest_p95"] == 50
+    # top = 200 ms * 1.1 headroom: 200 -> 48 - 48/1.1, 50 -> 48 - 48 * 50/220
+    assert chart["p95"].split() == ["0.0,4.4", "300.0,37.1"]
+    assert chart["from"] == "a" and chart["to"] == "d"
+    assert charts.response_chart([{"t": "a", "p50": 1, "p95": 2}]) is None
+    assert charts.response_chart(None) is None
+    flat = charts.response_chart([{"t": "a", "p50": 0, "p95": 0}] * 2)
+    assert flat["p50"] == "0.0,48.0 300.0,48.0"                  # all zero: no division by zero
