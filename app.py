@@ -2,10 +2,12 @@
 from chalice import Chalice, Rate, Response
 
 from chalicelib import http, wiring
+from chalicelib.routes import pages
 from chalicelib.render import v2
 from chalicelib.services import SnapshotUnavailable
 
 app = Chalice(app_name="outpost")
+app.register_blueprint(pages.bp)
 c = wiring.container
 
 

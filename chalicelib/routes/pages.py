@@ -1,0 +1,176 @@
+"""Public human-facing routes: the HTML page, incident pages, history, feeds and badges.
+
+Each route names one representation of the current snapshot and asks the public cache for it:
+rendered once per snapshot version (and staleness), then served as bytes with a strong ETag.
+Renderers are imported inside the handlers so importing `app` (a Lambda cold start) does not
+pay for Jinja2 until a page is asked for.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable
+
+from chalice import Blueprint, Response
+
+from .. import http, wiring
+
+bp = Blueprint(__name__)
+c = wiring.container
+log = logging.getLogger("outpost")
+
+HTML, ATOM, RSS = "text/html", "application/atom+xml", "application/rss+xml"
+SVG, JSON = "image/svg+xml", "application/json"
+# Errors are cheap to re-ask and may stop being errors (an incident appears): cache briefly.
+ERROR_CACHE_CONTROL = "public, max-age=15"
+
+
+def _stale() -> bool:
+    from ..render.common import is_stale
+    snap, _ = c.public_cache.snapshot()
+    return is_stale(snap, c.clock())
+
+
+def _variant(stale: bool) -> str:
+    return "stale" if stale else "live"
+
+
+def _content_type(content_type: str) -> str:
+    return content_type + ("; charset=utf-8" if content_type in (HTML, JSON) else "")
+
+
+def _unavailable() -> Response:
+    # Storage down with nothing cached (or a broken render): a 503 lets CDNs fall back on
+    # stale-if-error, where a 500 might be cached as the page.
+    return Response(body="Status temporarily unavailable", status_code=503,
+                    headers={"Content-Type": "text/plain; charset=utf-8", "Retry-After": "5",
+                             "Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+
+def _public(handler):
+    """Any failure (storage down with nothing cached, a render bug) answers 503, logged."""
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except Exception:
+            log.exception("public route %s failed", handler.__name__)
+            return _unavailable()
+    return wrapper
+
+
+def _serve(name: str, render: Callable[[dict], bytes], content_type: str) -> Response:
+    """The cached representation `name`; `render(snapshot)` runs once per snapshot version."""
+    body, etag = c.public_cache.rendered(name, lambda snap, _name: render(snap))
+    return http.cached(bp.current_request, body, etag, content_type)
+
+
+def _not_found(name: str, render: Callable[[dict], bytes], content_type: str) -> Response:
+    """A 404 whose body is rendered once per snapshot version, whatever address was asked
+    for, so random ids can't grow the cache."""
+    body, _ = c.public_cache.rendered(name, lambda snap, _name: render(snap))
+    return Response(body=body, status_code=404,
+                    headers={"Content-Type": _content_type(content_type),
+                             "Cache-Control": ERROR_CACHE_CONTROL,
+                             "Access-Control-Allow-Origin": "*"})
+
+
+def _html_not_found() -> Response:
+    from ..render import html
+    return _not_found("html:404", html.render_not_found, HTML)
+
+
+@bp.route("/", cors=True)
+@_public
+def index():
+    from ..render import html
+    stale = _stale()
+    return _serve(f"html:index:{_variant(stale)}", lambda s: html.render_index(s, stale), HTML)
+
+
+@bp.route("/history", cors=True)
+@_public
+def history():
+    from ..render import html, view
+    raw = (bp.current_request.query_params or {}).get("page", "1")
+    snap, _ = c.public_cache.snapshot()
+    number = int(raw) if raw.isdigit() and len(raw) < 7 else 0
+    if not 1 <= number <= view.history_pages(snap):
+        return _html_not_found()
+    return _serve(f"html:history:{number}", lambda s: html.render_history(s, number)
+                  or html.render_not_found(s), HTML)
+
+
+@bp.route("/incidents/{incident_id}", cors=True)
+@_public
+def incident(incident_id):
+    from ..render import html, view
+    snap, _ = c.public_cache.snapshot()
+    if view.find_incident(snap, incident_id) is None:
+        return _html_not_found()
+    # If the snapshot changed between the lookup and the render (the incident was deleted in
+    # that instant), this version's body is the not-found page: wrong status, right content.
+    return _serve(f"html:incident:{incident_id}",
+                  lambda s: html.render_incident(s, incident_id) or html.render_not_found(s), HTML)
+
+
+@bp.route("/history.atom", cors=True)
+@_public
+def history_atom():
+    from ..render import feeds
+    return _serve("feed:atom", feeds.render_atom, ATOM)
+
+
+@bp.route("/history.rss", cors=True)
+@_public
+def history_rss():
+    from ..render import feeds
+    return _serve("feed:rss", feeds.render_rss, RSS)
+
+
+@bp.route("/badge.svg", cors=True)
+@_public
+def page_badge():
+    from ..render import badges
+    stale = _stale()
+    return _serve(f"badge:page:{_variant(stale)}", lambda s: badges.page_svg(s, stale), SVG)
+
+
+@bp.route("/badge/{filename}", cors=True)
+@_public
+def component_badge(filename):
+    from ..render import badges
+    snap, _ = c.public_cache.snapshot()
+    row = badges.find(snap, filename, ".svg")
+    if row is None:
+        return _not_found("badge:404", lambda s: badges.not_found_svg(), SVG)
+    stale, cid = _stale(), row["id"]
+    return _serve(f"badge:{cid}:{_variant(stale)}",
+                  lambda s: badges.component_svg(s, _row(s, cid, row), stale), SVG)
+
+
+@bp.route("/api/v2/shields.json", cors=True)
+@_public
+def page_shields():
+    from ..render import badges
+    stale = _stale()
+    return _serve(f"shields:page:{_variant(stale)}", lambda s: badges.page_shields(s, stale), JSON)
+
+
+@bp.route("/api/v2/shields/{filename}", cors=True)
+@_public
+def component_shields(filename):
+    from ..render import badges
+    snap, _ = c.public_cache.snapshot()
+    row = badges.find(snap, filename, ".json")
+    if row is None:
+        return _not_found("shields:404", lambda s: badges.not_found_shields(), JSON)
+    stale, cid = _stale(), row["id"]
+    return _serve(f"shields:{cid}:{_variant(stale)}",
+                  lambda s: badges.component_shields(s, _row(s, cid, row), stale), JSON)
+
+
+def _row(snapshot: dict, cid: str, fallback: dict) -> dict:
+    """The row for `cid` in the snapshot being rendered (it may be newer than the lookup's)."""
+    from ..render.common import find_component
+    return find_component(snapshot, cid) or fallback
