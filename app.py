@@ -2,21 +2,25 @@
 from chalice import Chalice, Rate, Response
 
 from chalicelib import http, wiring
+from chalicelib.routes import operator
 from chalicelib.routes import pages
+from chalicelib.routes import checks
 from chalicelib.render import v2
 from chalicelib.services import SnapshotUnavailable
 
 app = Chalice(app_name="outpost")
+app.register_blueprint(operator.bp)
 app.register_blueprint(pages.bp)
+app.register_blueprint(checks.bp)
 c = wiring.container
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def run_checks(event):
-    from chalicelib.services import run_round
-    report = run_round(c)
-    return {"round_at": report.round_at, "checks": report.checks,
-            "failing": report.failing_checks, "transitions": report.transitions}
+    from chalicelib.manage import Actor, advance_maintenance
+    from chalicelib.checker import run_invocation
+    advance_maintenance(c, Actor("scheduler", event.to_dict().get("id", "schedule")))
+    return run_invocation(c, event.context)
 
 
 def _v2(name: str) -> Response:

@@ -38,6 +38,20 @@ def _fake_aws_env(moto_port: int) -> None:
         os.environ.pop(var, None)
 
 
+class _PerThreadRequest:
+    """chalice local serves on threads but keeps `current_request` in one attribute; a Lambda
+    serves one request at a time. Per-thread storage gives local runs the Lambda's isolation."""
+    _local = threading.local()
+
+    @property
+    def current_request(self):
+        return getattr(self._local, "request", None)
+
+    @current_request.setter
+    def current_request(self, value):
+        self._local.request = value
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         datefmt="%H:%M:%S")
@@ -99,6 +113,7 @@ def main() -> int:
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     server = create_local_server(app, config, "127.0.0.1", port)
+    app.__class__ = type("OutpostLocalChalice", (_PerThreadRequest, app.__class__), {})
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
 
     url = f"http://127.0.0.1:{port}"

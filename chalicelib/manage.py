@@ -1,0 +1,232 @@
+"""Operator use-cases: incidents, maintenance, component overrides, keys. Called by the API views.
+
+Every write is conditional (versions), lands in one transaction with the public feed and the
+audit log, and is followed by a snapshot rebuild so the page shows it on the next read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from . import incidents as core
+from .snapshot import public_id
+from .storage import Conflict
+
+log = logging.getLogger("outpost.manage")
+FEED_KEEP = 200           # most recent incidents kept in the public feed (open ones always kept)
+MAX_RETRIES = 8
+
+
+class NotFound(Exception):
+    pass
+
+
+class PreconditionFailed(Exception):
+    """If-Match named a version that is no longer current."""
+
+    def __init__(self, current: int):
+        super().__init__(f"current version is {current}")
+        self.current = current
+
+
+class IdempotencyMismatch(Exception):
+    pass
+
+
+class IdempotencyInFlight(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Actor:
+    key_id: str
+    request_id: str
+
+
+def known_components(config) -> dict[str, str]:
+    """Any accepted component id (public 12-char id or status-file key) -> status-file key."""
+    out = {}
+    for comp in config.components:
+        out[comp.id] = comp.id
+        out[public_id(config.page.id, "component", comp.id)] = comp.id
+    return out
+
+
+def _feed_with(feed: list, doc: dict) -> list:
+    others = [d for d in feed if d["id"] != doc["id"]]
+    merged = core.sort_newest_first(others + [doc])
+    keep = [d for d in merged if core.is_open(d) or d["status"] == "scheduled"]
+    rest = [d for d in merged if d not in keep]
+    return core.sort_newest_first(keep + rest[:max(0, FEED_KEEP - len(keep))])
+
+
+def _audit(actor: Actor, action: str, doc: dict, before: Optional[int], after: Optional[int],
+           now: float, idempotency_key: Optional[str] = None) -> dict:
+    return {"at": now, "key_id": actor.key_id, "request_id": actor.request_id, "action": action,
+            "resource": f"incident/{doc['id']}", "before_version": before,
+            "after_version": after, "idempotency_key": idempotency_key}
+
+
+def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
+            idempotency=None, idem_key: Optional[str] = None,
+            response_of: Optional[Callable[[dict, int], dict]] = None) -> int:
+    """Write the incident with the feed and audit, retrying only the feed race."""
+    store = c.store
+    for _ in range(MAX_RETRIES):
+        feed, feed_version = store.load_incident_feed()
+        after = 1 if version is None else version + 1
+        token = None
+        if idempotency:
+            pk, owner, request_hash = idempotency
+            token = (pk, owner, request_hash, response_of(doc, after))
+        try:
+            new_version = store.write_incident(
+                doc, version, _feed_with(feed, doc), feed_version,
+                _audit(actor, action, doc, version, after, c.clock(), idem_key), c.clock(), token)
+        except Conflict as exc:
+            if str(exc) == "feed":
+                continue
+            raise
+        republish(c)
+        return new_version
+    raise RuntimeError("the incident feed is too busy; try again")
+
+
+def republish(c) -> None:
+    from .services import publish_snapshot
+    states, _ = c.store.load_component_states()
+    publish_snapshot(c, states, None)
+    c.public_cache.invalidate()
+
+
+def create_incident(c, payload: Any, actor: Actor, idempotency_key: Optional[str] = None,
+                    render: Callable[[dict], dict] = lambda d: d) -> tuple[dict, int, bool]:
+    """(incident, version, replayed). A retry with the same Idempotency-Key returns the first."""
+    now = c.clock()
+    doc = core.create(payload, known_components(c.config), now, core.new_id())
+    if not idempotency_key:
+        version = _commit(c, doc, None, "incident.create", actor)
+        return doc, version, False
+    request_hash = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    pk = "idem#" + hashlib.sha256(f"{actor.key_id}\0{idempotency_key}".encode()).hexdigest()
+    owner = secrets.token_hex(8)
+    held = c.store.claim_idempotency(pk, owner, request_hash, now)
+    if held is not None:
+        if held.request_hash != request_hash:
+            raise IdempotencyMismatch()
+        if held.state != "done":
+            raise IdempotencyInFlight()
+        return held.response["incident"], held.response["version"], True
+    try:
+        version = _commit(c, doc, None, "incident.create", actor, (pk, owner, request_hash),
+                          idempotency_key,
+                          lambda d, v: {"incident": d, "version": v})
+    except Conflict as exc:
+        if str(exc) == "idempotency":          # our lease was taken over: the other one won
+            raise IdempotencyInFlight() from exc
+        raise
+    except Exception:
+        c.store.release_idempotency(pk, owner)
+        raise
+    return doc, version, False
+
+
+def get_incident(c, incident_id: str) -> tuple[dict, int]:
+    doc, version = c.store.load_incident(incident_id)
+    if doc is None or doc.get("deleted_at"):
+        raise NotFound(incident_id)
+    return doc, version
+
+
+def update_incident(c, incident_id: str, payload: Any, actor: Actor,
+                    if_match: Optional[int] = None, action: str = "incident.update") -> tuple[dict, int]:
+    """PATCH. With If-Match a stale version is refused; without it, a concurrent change is
+    re-applied on top of the newer version (the PATCH only names the fields it changes)."""
+    for _ in range(MAX_RETRIES):
+        doc, version = get_incident(c, incident_id)
+        if if_match is not None and if_match != version:
+            raise PreconditionFailed(version)
+        new = core.update(doc, payload, known_components(c.config), c.clock())
+        try:
+            return new, _commit(c, new, version, action, actor)
+        except Conflict as exc:
+            if str(exc) != "incident":
+                raise
+            if if_match is not None:
+                current = c.store.load_incident(incident_id)[1]
+                raise PreconditionFailed(current) from exc
+    raise RuntimeError("the incident is changing too fast; try again")
+
+
+def delete_incident(c, incident_id: str, actor: Actor, if_match: Optional[int] = None) -> dict:
+    """An operator mistake: hidden from every public view, kept (and audited) in storage."""
+    doc, version = get_incident(c, incident_id)
+    if if_match is not None and if_match != version:
+        raise PreconditionFailed(version)
+    gone = {**doc, "deleted_at": c.clock()}
+    try:
+        _commit(c, gone, version, "incident.delete", actor)
+    except Conflict as exc:
+        raise PreconditionFailed(c.store.load_incident(incident_id)[1]) from exc
+    return doc
+
+
+def list_incidents(c, kind: Optional[str] = None, unresolved: bool = False) -> list[dict]:
+    feed, _ = c.store.load_incident_feed()
+    docs = [d for d in feed if not d.get("deleted_at")]
+    if kind == "scheduled":
+        docs = [d for d in docs if d["kind"] == "scheduled"]
+    elif kind == "incident":
+        docs = [d for d in docs if d["kind"] != "scheduled"]
+    if unresolved:
+        docs = [d for d in docs if core.is_open(d) or d["status"] == "scheduled"]
+    return docs
+
+
+def advance_maintenance(c, actor: Actor) -> list[tuple[str, str]]:
+    """Start and complete scheduled maintenance whose time has come (run by the scheduler)."""
+    moved = []
+    now = c.clock()
+    for doc in list_incidents(c, kind="scheduled"):
+        target = core.due_transition(doc, now)
+        if not target:
+            continue
+        try:
+            update_incident(c, doc["id"], {"incident": {"status": target}}, actor,
+                            action="maintenance.auto")
+            moved.append((doc["id"], target))
+        except (core.ValidationError, NotFound, Conflict) as exc:
+            log.warning("maintenance %s could not move to %s: %s", doc["id"], target, exc)
+    return moved
+
+
+# -- component overrides ---------------------------------------------------------------------
+
+def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> str:
+    """Pin a component's status (None clears the pin and lets the checker speak again)."""
+    key = known_components(c.config).get(component_id)
+    if key is None:
+        raise NotFound(component_id)
+    if status is not None and status not in core.COMPONENT_STATUSES:
+        raise core.ValidationError("component.status",
+                                   f"must be one of {', '.join(core.COMPONENT_STATUSES)} or null")
+    for _ in range(MAX_RETRIES):
+        overrides, version = c.store.load_overrides()
+        new = dict(overrides)
+        if status is None:
+            new.pop(key, None)
+        else:
+            new[key] = {"status": status, "set_at": c.clock(), "by": actor.key_id}
+        try:
+            c.store.save_overrides(new, version, c.clock())
+            break
+        except Conflict:
+            continue
+    else:
+        raise RuntimeError("overrides are changing too fast; try again")
+    republish(c)
+    return key

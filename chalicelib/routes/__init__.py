@@ -1,0 +1,1 @@
+"""Chalice blueprints, one per area of the HTTP surface; app.py registers them."""

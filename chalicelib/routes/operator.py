@@ -1,0 +1,282 @@
+"""Operator API (Statuspage manage API v1 shapes): parse, authenticate, call manage, render."""
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import uuid
+from typing import Optional
+
+from chalice import Blueprint, Response
+
+from .. import auth, manage, wiring
+from ..apierrors import ApiError
+from ..incidents import ValidationError
+from ..snapshot import incident_v2, public_id
+
+bp = Blueprint(__name__)
+c = wiring.container
+PREFIX = "/api/v1/pages/{page_id}"
+MAX_REQUEST_BYTES = 64 * 1024
+RATE_LIMIT_PER_SECOND = 20
+KEY_CACHE_SECONDS = 30       # a revoked key stops working within this long
+
+
+class _KeyCache:
+    """Verified keys for a few seconds: a burst of calls costs one key read, not one each."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict = {}
+
+    def get(self, key_id: str, now: float):
+        with self._lock:
+            hit = self._entries.get(key_id)
+        return hit[0] if hit and now - hit[1] < KEY_CACHE_SECONDS else None
+
+    def put(self, key_id: str, value, now: float):
+        with self._lock:
+            self._entries[key_id] = (value, now)
+
+
+_keys = _KeyCache()
+
+
+def authenticate(header: Optional[str]) -> auth.ApiKey:
+    token = auth.bearer_token(header)
+    parts = auth.split(token) if token else None
+    if not parts:
+        raise ApiError(401, "missing or malformed API key: send Authorization: Bearer op_...",
+                       headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+    key_id, secret = parts
+    now = c.clock()
+    found = _keys.get(key_id, now)
+    if found is None:
+        found = c.store.get_key(key_id) or (None, None)
+        _keys.put(key_id, found, now)
+    key, digest = found
+    if key is None or not auth.secret_matches(secret, digest):
+        raise ApiError(401, "invalid API key", headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+    if not key.usable(now):
+        reason = "revoked" if key.revoked_at is not None else "expired"
+        raise ApiError(401, f"API key {reason}", headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+    c.store.touch_key(key_id, now)
+    return key
+
+
+def operator(scope: Optional[str] = None):
+    """Authenticate, enforce scope, rate and size limits; turn domain errors into clear 4xx."""
+    def wrap(view):
+        @functools.wraps(view)
+        def handler(page_id: str, *args, **kwargs):
+            req = bp.current_request
+            try:
+                key = authenticate((req.headers or {}).get("authorization"))
+                if scope and scope not in key.scopes:
+                    raise ApiError(403, f"this key lacks the {scope} scope")
+                if c.store.hit(f"key#{key.key_id}", c.clock()) > RATE_LIMIT_PER_SECOND:
+                    raise ApiError(429, f"rate limit is {RATE_LIMIT_PER_SECOND} requests per second "
+                                        "per key", headers={"Retry-After": "1"})
+                if page_id != c.config.page.id:
+                    raise ApiError(404, f"unknown page {page_id[:40]!r}")
+                raw = req.raw_body or b""
+                if len(raw) > MAX_REQUEST_BYTES:
+                    raise ApiError(413, f"request body is over {MAX_REQUEST_BYTES} bytes")
+                request_id = ((req.context or {}).get("requestId") or uuid.uuid4().hex)
+                actor = manage.Actor(key.key_id, request_id)
+                return view(*args, actor=actor, **kwargs)
+            except ApiError as err:
+                return err.response()
+            except ValidationError as err:
+                return ApiError(422, err.message, err.field).response()
+            except manage.NotFound as err:
+                return ApiError(404, f"not found: {str(err)[:60]}").response()
+            except manage.PreconditionFailed as err:
+                return ApiError(412, f"version mismatch: the current version is {err.current}",
+                                headers={"ETag": _etag(err.current)}).response()
+            except manage.IdempotencyMismatch:
+                return ApiError(422, "Idempotency-Key was already used with a different body",
+                                "Idempotency-Key").response()
+            except manage.IdempotencyInFlight:
+                return ApiError(409, "a request with this Idempotency-Key is still in flight",
+                                "Idempotency-Key", headers={"Retry-After": "1"}).response()
+        return handler
+    return wrap
+
+
+def _body() -> dict:
+    raw = bp.current_request.raw_body or b""
+    if not raw.strip():
+        raise ApiError(400, "request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _if_match() -> Optional[int]:
+    value = (bp.current_request.headers or {}).get("if-match")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    try:
+        return int(value.strip('"'))
+    except ValueError:
+        raise ApiError(400, "If-Match must be an ETag from a previous response, e.g. \"3\"",
+                       "If-Match") from None
+
+
+def _render(doc: dict) -> dict:
+    """The manage-API incident: the public v2 object plus the operator-only fields."""
+    snap, _ = c.public_cache.snapshot()
+    cfg = c.config
+    rows = {comp.id: row for comp in cfg.components for row in snap["components"]
+            if row["id"] == public_id(cfg.page.id, "component", comp.id)}
+    out = incident_v2(doc, cfg.page.id, cfg.page.url, rows, cfg.page.time_zone)
+    out.update({
+        "impact_override": doc["impact_override"],
+        "scheduled_for": out.get("scheduled_for"), "scheduled_until": out.get("scheduled_until"),
+        "scheduled_auto_in_progress": doc["scheduled_auto_in_progress"],
+        "scheduled_auto_completed": doc["scheduled_auto_completed"],
+        "backfilled": doc["kind"] == "historical", "metadata": doc.get("metadata") or {},
+    })
+    return out
+
+
+def _json(body, status: int = 200, headers: Optional[dict] = None) -> Response:
+    return Response(body=body, status_code=status,
+                    headers={"Content-Type": "application/json", "Cache-Control": "no-store",
+                             **(headers or {})})
+
+
+@bp.route(PREFIX + "/incidents", methods=["POST"])
+@operator("incidents:write")
+def create_incident(actor):
+    payload = _body()
+    idem = (bp.current_request.headers or {}).get("idempotency-key")
+    if idem is not None and not (1 <= len(idem) <= 255):
+        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters", "Idempotency-Key")
+    if isinstance(payload, dict) and isinstance(payload.get("incident"), dict) \
+            and "scheduled_for" in payload["incident"]:
+        _require("maintenance:write", actor)
+    doc, version, replayed = manage.create_incident(c, payload, actor, idem)
+    headers = {"ETag": _etag(version), "Location": f"{bp.current_request.path}/{doc['id']}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(_render(doc), 201, headers)
+
+
+def _require(scope: str, actor) -> None:
+    key, _ = c.store.get_key(actor.key_id)
+    if scope not in key.scopes:
+        raise ApiError(403, f"this key lacks the {scope} scope")
+
+
+def _listing(kind: Optional[str] = None, unresolved: bool = False, status: Optional[set] = None):
+    docs = manage.list_incidents(c, kind, unresolved)
+    if status:
+        docs = [d for d in docs if d["status"] in status]
+    params = bp.current_request.query_params or {}
+    try:
+        limit = min(100, max(1, int(params.get("limit", 50))))
+        page = max(1, int(params.get("page", 1)))
+    except ValueError:
+        raise ApiError(400, "limit and page must be integers", "limit") from None
+    query = (params.get("q") or "").lower()
+    if query:
+        docs = [d for d in docs if query in d["name"].lower()
+                or any(query in (u["body"] or "").lower() for u in d["updates"])]
+    return _json([_render(d) for d in docs[(page - 1) * limit: page * limit]])
+
+
+@bp.route(PREFIX + "/incidents", methods=["GET"])
+@operator()
+def list_incidents(actor):
+    return _listing()
+
+
+@bp.route(PREFIX + "/incidents/unresolved", methods=["GET"])
+@operator()
+def list_unresolved(actor):
+    return _listing("incident", unresolved=True)
+
+
+@bp.route(PREFIX + "/incidents/scheduled", methods=["GET"])
+@operator()
+def list_scheduled(actor):
+    return _listing("scheduled")
+
+
+@bp.route(PREFIX + "/incidents/upcoming", methods=["GET"])
+@operator()
+def list_upcoming(actor):
+    return _listing("scheduled", status={"scheduled"})
+
+
+@bp.route(PREFIX + "/incidents/active_maintenance", methods=["GET"])
+@operator()
+def list_active_maintenance(actor):
+    return _listing("scheduled", status={"in_progress", "verifying"})
+
+
+@bp.route(PREFIX + "/incidents/{incident_id}", methods=["GET"])
+@operator()
+def get_incident(incident_id, actor):
+    doc, version = manage.get_incident(c, incident_id)
+    return _json(_render(doc), headers={"ETag": _etag(version)})
+
+
+@bp.route(PREFIX + "/incidents/{incident_id}", methods=["PATCH", "PUT"])
+@operator("incidents:write")
+def update_incident(incident_id, actor):
+    payload = _body()
+    doc, version = manage.update_incident(c, incident_id, payload, actor, _if_match())
+    return _json(_render(doc), headers={"ETag": _etag(version)})
+
+
+@bp.route(PREFIX + "/incidents/{incident_id}", methods=["DELETE"])
+@operator("incidents:write")
+def delete_incident(incident_id, actor):
+    doc = manage.delete_incident(c, incident_id, actor, _if_match())
+    return _json(_render(doc))
+
+
+def _component_json(row: dict, extra: dict) -> dict:
+    return {**row, "automatic_status": extra.get("automatic_status"),
+            "overridden": extra.get("overridden", False), "key": extra.get("key")}
+
+
+@bp.route(PREFIX + "/components", methods=["GET"])
+@operator()
+def list_components(actor):
+    snap, _ = c.public_cache.snapshot()
+    extras = (snap.get("outpost") or {}).get("components", {})
+    return _json([_component_json(r, extras.get(r["id"], {})) for r in snap["components"]])
+
+
+@bp.route(PREFIX + "/components/{component_id}", methods=["PATCH", "PUT"])
+@operator("components:write")
+def update_component(component_id, actor):
+    payload = _body()
+    if not isinstance(payload, dict) or not isinstance(payload.get("component"), dict):
+        raise ApiError(422, 'body must be {"component": {"status": ...}}', "component")
+    fields = payload["component"]
+    unknown = sorted(set(fields) - {"status"})
+    if unknown:
+        raise ApiError(422, "unknown field; only status can be changed (null clears an override)",
+                       f"component.{unknown[0]}")
+    if "status" not in fields:
+        raise ApiError(422, "is required (null clears an override)", "component.status")
+    key = manage.set_component(c, component_id, fields["status"], actor)
+    c.public_cache.invalidate()
+    snap, _ = c.public_cache.snapshot()
+    pid = public_id(c.config.page.id, "component", key)
+    row = next(r for r in snap["components"] if r["id"] == pid)
+    extra = (snap.get("outpost") or {}).get("components", {}).get(pid, {})
+    return _json(_component_json(row, extra))
