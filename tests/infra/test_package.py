@@ -34,7 +34,7 @@ def template():
 
 
 def test_tables_have_pitr_deletion_protection_encryption(template):
-    for name in ("ResultsTable", "StateTable", "KeysTable"):
+    for name in ("ResultsTable", "StateTable", "KeysTable", "AuditTable"):
         props = template[name]["Properties"]
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["DeletionProtectionEnabled"] is True
@@ -62,10 +62,13 @@ def test_iam_is_scoped_to_our_tables(template):
     for st in statements:
         assert all(not a.endswith("*") for a in st["Action"])
         assert st["Resource"] != "*"
-    (ddb,) = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
-    assert "dynamodb:Scan" not in ddb["Action"] and "dynamodb:DeleteTable" not in ddb["Action"]
-    assert ddb["Resource"] == [{"Fn::GetAtt": [t, "Arn"]}
-                               for t in ("ResultsTable", "StateTable", "KeysTable")]
+    ddb = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
+    for st in ddb:
+        assert "dynamodb:Scan" not in st["Action"] and "dynamodb:DeleteTable" not in st["Action"]
+    assert ddb[0]["Resource"] == [{"Fn::GetAtt": [t, "Arn"]}
+                                  for t in ("ResultsTable", "StateTable", "KeysTable")]
+    (audit,) = [s for s in ddb if s["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]}]
+    assert set(audit["Action"]) == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:DescribeTable"}
 
 
 def test_dead_mans_switch_alarm(template):
