@@ -4,13 +4,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
-from typing import Iterable, Optional
+from dataclasses import dataclass, replace
+from typing import Collection, Iterable, Optional
 
-from .model import ComponentState, MonitorRegionState
+from .checker import attach_history, store_closed_days
+from .history import is_stale, mark_stale
+from .model import ComponentState, Level, MonitorRegionState
 from .snapshot import build_snapshot
 from .status import damp, derive_component_states
 from .storage import Conflict
+from .uptime import day_key, record_rt
+from .windows import active as active_windows
 
 log = logging.getLogger("outpost")
 MAX_CONFLICT_RETRIES = 5
@@ -26,17 +30,30 @@ class RoundReport:
     snapshot_version: int
 
 
-def run_round(c, regions: Optional[Iterable[str]] = None) -> RoundReport:
-    """Probe every monitor from each region, damp per region, then re-derive the page."""
-    from .probe import run_checks      # requests is only imported by the checker
-
-    cfg, store = c.config, c.store
+def run_round(c, regions: Optional[Iterable[str]] = None,
+              monitor_ids: Optional[Collection[str]] = None) -> RoundReport:
+    """Probe every monitor (or those in `monitor_ids`) from each region, damp per region, then
+    re-derive the page. chalicelib.checker.run_scheduled runs several per invocation."""
     regions = tuple(regions or c.settings.check_regions)
+    round_at = c.clock()
+    results = probe_round(c, regions, monitor_ids)
+    return record_round(c, regions, round_at, results)
+
+
+def probe_round(c, regions: tuple[str, ...], monitor_ids: Optional[Collection[str]] = None) -> list:
+    from .probe import run_checks      # the probes' libraries are only imported by the checker
+
+    cfg = c.config
     unknown = [r for r in regions if r not in cfg.checks.regions]
     if unknown:
         raise ValueError(f"regions {unknown} are not in checks.regions {list(cfg.checks.regions)}")
-    round_at = c.clock()
-    results = run_checks(c.prober, [(m, r) for r in regions for _, m in cfg.monitors()])
+    monitors = [m for _, m in cfg.monitors() if monitor_ids is None or m.id in monitor_ids]
+    return run_checks(c.prober, [(m, r) for r in regions for m in monitors])
+
+
+def record_round(c, regions: tuple[str, ...], round_at: float, results: list) -> RoundReport:
+    """One results item per region, the regions' damped views, then the page."""
+    store = c.store
     by_region: dict[str, list] = {r: [] for r in regions}
     for res in results:
         by_region[res.region].append(res)
@@ -50,13 +67,17 @@ def run_round(c, regions: Optional[Iterable[str]] = None) -> RoundReport:
 
 def _fold_region(c, region: str, results: list) -> None:
     """Apply this round to the region's damped views; a concurrent round means reload and redo."""
-    policy = c.config.checks
+    policy, tz = c.config.checks, c.config.page.time_zone
     for _ in range(MAX_CONFLICT_RETRIES):
         views, version = c.store.load_region_views([region])[region]
         new_views = dict(views)
         for res in results:
-            new_views[res.monitor_id] = damp(views.get(res.monitor_id) or MonitorRegionState(),
-                                             res, policy)
+            view = damp(views.get(res.monitor_id) or MonitorRegionState(), res, policy)
+            # Response times of working checks only: a fast 503 is not a fast service.
+            if res.level != Level.FAIL and res.response_time_ms is not None:
+                view = replace(view, rt_days=record_rt(view.rt_days, day_key(res.checked_at, tz),
+                                                       res.response_time_ms))
+            new_views[res.monitor_id] = view
         try:
             c.store.save_region_views(region, new_views, version, c.clock())
             return
@@ -76,7 +97,9 @@ def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
         now = c.clock()
         views = {r: v for r, (v, _) in store.load_region_views(list(cfg.checks.regions)).items()}
         previous, version = store.load_component_states()
-        states = derive_component_states(cfg.components, views, cfg.checks, previous, now)
+        in_maintenance = active_windows(cfg.maintenance, now, cfg.page.time_zone)
+        states = derive_component_states(cfg.components, views, cfg.checks, previous, now,
+                                         in_maintenance=in_maintenance)
         transitions = {k: (previous[k].status.value if k in previous else None, s.status.value)
                        for k, s in states.items()
                        if k not in previous or previous[k].status != s.status}
@@ -85,7 +108,7 @@ def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
                 store.save_component_states(states, version, now)
             except Conflict:
                 continue
-        snap_version = publish_snapshot(c, states, _data_as_of(views))
+        snap_version = publish_snapshot(c, states, _data_as_of(views), views=views)
         for key, (old, new) in transitions.items():
             if old is not None:
                 log.warning("component %s: %s -> %s", key, old, new)
@@ -96,7 +119,8 @@ def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
 def _differs(old: dict[str, ComponentState], new: dict[str, ComponentState]) -> bool:
     if old.keys() != new.keys():
         return True
-    return any((old[k].status, old[k].scope) != (new[k].status, new[k].scope) for k in new)
+    return any((old[k].status, old[k].scope, old[k].unknown) != (new[k].status, new[k].scope,
+                                                                 new[k].unknown) for k in new)
 
 
 def _data_as_of(views: dict[str, dict[str, MonitorRegionState]]) -> Optional[float]:
@@ -104,15 +128,29 @@ def _data_as_of(views: dict[str, dict[str, MonitorRegionState]]) -> Optional[flo
     return max(seen) if seen else None
 
 
-def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float]) -> int:
+def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+                     views: Optional[dict] = None) -> int:
+    """Rebuild the public document from component states, incidents and overrides.
+
+    `data_as_of` None keeps the previous snapshot's (an incident edit says nothing about checks).
+    """
     store = c.store
+    incident_docs, _ = store.load_incident_feed()
+    manual, _ = store.load_overrides()
     for _ in range(MAX_CONFLICT_RETRIES):
-        _, version = store.load_snapshot(consistent=True)
-        doc = build_snapshot(c.config, states, c.clock(), data_as_of)
+        previous, version = store.load_snapshot(consistent=True)
+        as_of = data_as_of
+        if as_of is None and previous:
+            as_of = (previous.get("outpost") or {}).get("data_as_of_epoch")
+        doc = build_snapshot(c.config, states, c.clock(), as_of,
+                             incident_docs=tuple(incident_docs), manual_overrides=manual)
+        # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
+        closed = attach_history(c, previous, doc, states, views)
         try:
             saved = store.save_snapshot(doc, version, c.clock())
         except Conflict:
             continue
+        store_closed_days(c, closed)
         _static_copy(c, doc)
         return saved
     raise RuntimeError("could not save snapshot: too many conflicts")
@@ -148,6 +186,7 @@ class PublicCache:
         self._version: Optional[int] = None
         self._fetched_at = float("-inf")
         self._rendered: dict[tuple, tuple[bytes, str]] = {}
+        self._marked: Optional[tuple] = None
 
     def snapshot(self) -> tuple[dict, int]:
         now = self.c.clock()
@@ -169,12 +208,28 @@ class PublicCache:
                 if version != self._version:
                     self._rendered = {}
                 self._snapshot, self._version, self._fetched_at = doc, version, now
-            return self._snapshot, self._version
+            return self._as_seen(now), self._version
+
+    def _as_seen(self, now: float) -> dict:
+        """The snapshot marked stale (and its components unknown) once its data is too old:
+        when every checker is down nobody rewrites the snapshot, so the reader must say it."""
+        doc = self._snapshot
+        stale = is_stale(doc, now)
+        if not stale and not (doc.get("outpost") or {}).get("stale"):
+            return doc
+        if self._marked is None or self._marked[0] != (self._version, stale):
+            self._marked = ((self._version, stale), mark_stale(doc, now))
+        return self._marked[1]
+
+    def invalidate(self) -> None:
+        """Forget the copy: the next read fetches (used right after this Lambda wrote)."""
+        with self._lock:
+            self._fetched_at = float("-inf")
 
     def rendered(self, name: str, render) -> tuple[str, str]:
         """(body, strong ETag) of one representation of the current snapshot."""
         snap, version = self.snapshot()
-        key = (version, name)
+        key = (version, bool((snap.get("outpost") or {}).get("stale")), name)
         hit = self._rendered.get(key)
         if hit is None:
             body = render(snap, name)

@@ -19,12 +19,14 @@ class Settings:
     results_table: str
     state_table: str
     keys_table: str
+    audit_table: str
     aws_region: str
     dynamodb_host: Optional[str]
     status_file: str
     check_regions: tuple[str, ...]
     snapshot_cache_seconds: float
     static_bucket: Optional[str] = None      # S3 bucket for the static copy; None: no copy
+    history_table: str = "outpost-history"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -34,13 +36,16 @@ class Settings:
             results_table=env.get("RESULTS_TABLE", "outpost-results"),
             state_table=env.get("STATE_TABLE", "outpost-state"),
             keys_table=env.get("KEYS_TABLE", "outpost-keys"),
-            aws_region=region,
+            audit_table=env.get("AUDIT_TABLE", "outpost-audit"),
+            # A checker stage in another region writes to the home region's tables.
+            aws_region=env.get("HOME_REGION") or region,
             dynamodb_host=env.get("DYNAMODB_HOST") or None,
             status_file=env.get("STATUS_FILE") or os.path.join(_HERE, "status.yaml"),
             # A deployed checker speaks for the region it runs in unless told otherwise.
             check_regions=tuple(regions or [region]),
             snapshot_cache_seconds=float(env.get("SNAPSHOT_CACHE_SECONDS", "5")),
             static_bucket=env.get("STATIC_BUCKET") or None,
+            history_table=env.get("HISTORY_TABLE", "outpost-history"),
         )
 
 
@@ -83,6 +88,11 @@ class Container:
         return self._get("clock", lambda: time.time)
 
     @property
+    def sleep(self) -> Callable[[float], None]:
+        """How the checker waits between sub-minute rounds; tests advance a fake clock instead."""
+        return self._get("sleep", lambda: time.sleep)
+
+    @property
     def config(self):
         from .config import load_status_file
         return self._get("config", lambda: load_status_file(self.settings.status_file, self.env))
@@ -93,7 +103,8 @@ class Container:
             from .storage import Store
             s = self.settings
             return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
-                         s.dynamodb_host)
+                         s.dynamodb_host, audit_table=s.audit_table,
+                         history_table=s.history_table)
         return self._get("store", build)
 
     @property
