@@ -6,10 +6,10 @@ the service), and one round alone never changes a region's view (it may be a bli
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, Mapping, Optional
+from typing import Collection, Iterable, Mapping, Optional
 
 from .model import (CheckPolicy, CheckResult, Component, ComponentState, ComponentStatus, Level,
-                    MonitorRegionState, Scope)
+                    Monitor, MonitorRegionState, Scope)
 
 _WORST_FIRST = (ComponentStatus.MAJOR, ComponentStatus.PARTIAL, ComponentStatus.DEGRADED,
                 ComponentStatus.MAINTENANCE, ComponentStatus.OPERATIONAL)
@@ -80,42 +80,59 @@ def component_status(levels: list[Level]) -> ComponentStatus:
     return ComponentStatus.OPERATIONAL
 
 
+def stale_after(monitor: Monitor, policy: CheckPolicy) -> float:
+    """A region's view of a monitor counts as unknown after 3 missed intervals."""
+    return 3 * (monitor.interval or policy.interval)
+
+
 def derive_component_states(
     components: Iterable[Component],
     views: Mapping[str, Mapping[str, MonitorRegionState]],   # region -> monitor id -> view
     policy: CheckPolicy,
     previous: Mapping[str, ComponentState],
     now: float,
+    in_maintenance: Collection[str] = (),                    # component ids in a window now
 ) -> dict[str, ComponentState]:
-    """Component states from every region's damped views, keeping `since` when nothing changed."""
-    stale_after = 3 * policy.interval
+    """Component states from every region's damped views, keeping `since` when nothing changed.
+
+    Honesty rules: a region silent for 3 intervals is not counted; when fewer than `quorum`
+    regions report on some monitor the component is `unknown` and may get worse but never
+    better (silence is not a recovery). During maintenance the component shows
+    under_maintenance whatever the checks say; its damped views keep updating underneath, so
+    the status is current again the moment the window ends.
+    """
     out: dict[str, ComponentState] = {}
     for comp in components:
         levels, scopes, reasons, checked = [], [], [], []
         for mon in comp.monitors:
             per_region = [views.get(region, {}).get(mon.id) for region in policy.regions]
-            scope = monitor_scope(per_region, len(policy.regions), now, stale_after)
+            fresh = stale_after(mon, policy)
+            scope = monitor_scope(per_region, len(policy.regions), now, fresh)
             scopes.append(scope)
             levels.append(monitor_level(scope, policy.quorum))
             for view in per_region:
                 if view and view.last_checked_at is not None:
                     checked.append(view.last_checked_at)
-                if view and view.level != Level.OK:
+                if is_reporting(view, now, fresh) and view.level != Level.OK:
                     reasons.extend(r for r in view.last_reasons if r not in reasons)
         status = component_status(levels)
+        unknown = any(s.reporting < policy.quorum for s in scopes)
         prev = previous.get(comp.id)
-        if prev and _SEVERITY[status] < _SEVERITY[prev.status] and any(
-                s.reporting < policy.quorum for s in scopes):
+        if (prev and unknown and prev.status != ComponentStatus.MAINTENANCE
+                and _SEVERITY[status] < _SEVERITY[prev.status]):
             # Too few regions are reporting to vouch for a recovery: never turn green on silence.
             status = prev.status
+        if comp.id in in_maintenance:
+            status, unknown = ComponentStatus.MAINTENANCE, False
         since = prev.since if prev and prev.status == status else now
         out[comp.id] = ComponentState(
             status=status,
             since=since,
             scope=_component_scope(scopes, len(policy.regions)),
-            reasons=tuple(reasons[:5]),
+            reasons=tuple(reasons[:5]) if status != ComponentStatus.MAINTENANCE else (),
             last_checked_at=max(checked) if checked else None,
             created_at=prev.created_at if prev and prev.created_at else now,
+            unknown=unknown,
         )
     return out
 

@@ -129,28 +129,43 @@ def view_from_json(d: dict) -> MonitorRegionState:
 def component_state_to_json(s: ComponentState) -> dict:
     return {"status": s.status.value, "since": s.since, "scope": asdict(s.scope),
             "reasons": list(s.reasons), "last_checked_at": s.last_checked_at,
-            "created_at": s.created_at}
+            "created_at": s.created_at, "unknown": s.unknown}
 
 
 def component_state_from_json(d: dict) -> ComponentState:
     return ComponentState(status=ComponentStatus(d["status"]), since=d["since"],
                           scope=Scope(**d["scope"]), reasons=tuple(d.get("reasons", ())),
                           last_checked_at=d.get("last_checked_at"),
-                          created_at=d.get("created_at"))
+                          created_at=d.get("created_at"), unknown=d.get("unknown", False))
+
+
+def build_history_model(table: str, region: str, host: Optional[str] = None):
+    """One item per component per day: the day's uptime seconds by kind and its response-time
+    percentiles. Written once, when the day closes (chalicelib.history), never per round."""
+    class HistoryRow(Model):
+        Meta = type("Meta", (), {"table_name": table, "region": region, "host": host,
+                                 "billing_mode": "PAY_PER_REQUEST"})
+        component = UnicodeAttribute(hash_key=True)      # the operator's component id
+        date = UnicodeAttribute(range_key=True)           # YYYY-MM-DD in the page's time zone
+        day = JsonBlob()
+        updated_at = NumberAttribute(default=0)
+    return HistoryRow
 
 
 class Store:
     """Reads and writes whole documents; every write of shared state is conditional on version."""
 
     def __init__(self, results_table: str, state_table: str, keys_table: str, region: str,
-                 host: Optional[str] = None, audit_table: str = "outpost-audit"):
+                 host: Optional[str] = None, audit_table: str = "outpost-audit",
+                 history_table: str = "outpost-history"):
         self.region, self.host = region, host
+        self.HistoryRow = build_history_model(history_table, region, host)
         self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.TokenRow = build_models(
             results_table, state_table, keys_table, audit_table, region, host)
 
     # tables
     def create_tables(self) -> None:
-        for model in (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow):
+        for model in (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.HistoryRow):
             if not model.exists():
                 model.create_table(wait=True)
 
@@ -185,6 +200,17 @@ class Store:
                               now: float) -> None:
         self._save("components", {k: component_state_to_json(v) for k, v in states.items()},
                    version, now)
+
+    # history: closed days, one item per component per day
+    def put_history_days(self, days: list[tuple[str, dict]], now: float) -> None:
+        """Idempotent overwrite: a retried flush stores the same day again, never twice."""
+        with self.HistoryRow.batch_write() as batch:
+            for component, day in days:
+                batch.save(self.HistoryRow(component, day["date"], day=day, updated_at=now))
+
+    def load_history_days(self, component: str, since: str) -> list[dict]:
+        """Stored days of one component from `since` (YYYY-MM-DD) on, oldest first."""
+        return [row.day for row in self.HistoryRow.query(component, self.HistoryRow.date >= since)]
 
     # snapshot
     def load_snapshot(self, consistent: bool = False) -> tuple[Optional[dict], Optional[int]]:

@@ -89,11 +89,19 @@ def main() -> int:
     publish_snapshot(c, {}, None)
     key = mint_key(c, "local operator", ["incidents:write", "components:write",
                                          "maintenance:write", "subscribers:read", "keys:admin"])
-    os.makedirs(os.path.join(ROOT, ".local"), exist_ok=True)
-    key_path = os.path.join(ROOT, ".local", "operator.key")
+    local_dir = os.environ.get("OUTPOST_LOCAL_DIR") or os.path.join(ROOT, ".local")
+    os.makedirs(local_dir, exist_ok=True)
+    key_path = os.path.join(local_dir, "operator.key")
     with open(key_path, "w") as fh:
         fh.write(key + "\n")
     os.chmod(key_path, 0o600)
+    # For `outpost keys --local`: where this stack's DynamoDB is and what its tables are called.
+    with open(os.path.join(local_dir, "aws.env"), "w") as fh:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "RESULTS_TABLE",
+                     "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "STATUS_FILE", "DEMO_URL"):
+            if name in os.environ:
+                fh.write(f"{name}={os.environ[name]}\n")
 
     stop = threading.Event()
     event = TestEventsClient(app).generate_cw_event(

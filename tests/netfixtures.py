@@ -78,6 +78,10 @@ def server_context(certfile, keyfile):
 
 # --- HTTP(S) --------------------------------------------------------------------------------
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128            # socketserver's 5 drops SYNs when checks arrive at once
+
+
 class Web:
     """An HTTP(S) server. Paths:
       /ok                       200 {"status": "ok"}
@@ -124,7 +128,7 @@ class Web:
 
             do_GET = do_POST = do_HEAD = do_PUT = _answer
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = _Server((host, 0), Handler)
         self.server.daemon_threads = True
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)

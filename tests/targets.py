@@ -7,6 +7,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    # Checks arrive all at once; socketserver's default backlog of 5 drops SYNs, which the
+    # client only retries after 1 s: a test's 1 s timeout then fails a healthy target.
+    request_queue_size = 128
+
+
 class Target:
     """One HTTP server; `behaviour` decides each answer: ("ok"|"fail"|"hang"|"slow", extra)."""
 
@@ -39,7 +45,7 @@ class Target:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -42,5 +42,9 @@ def render(snapshot: dict, name: str) -> bytes:
     body = ENDPOINTS[name](snapshot)
     # The `outpost` extension rides along on summary only, where tools expect a rich object.
     if name == "summary":
-        body = {**body, "outpost": snapshot.get("outpost")}
+        # Without the 90-day history: that has its own endpoint (/api/v2/uptime.json), and
+        # summary.json is what tools poll every few seconds.
+        extra = {k: v for k, v in (snapshot.get("outpost") or {}).items()
+                 if k not in ("uptime", "response_times")}
+        body = {**body, "outpost": extra}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -47,8 +47,9 @@ class Stack:
         self.demo_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.local_dir = str(tmp_path / "local")
         full_env.update(PORT=str(self.port), DEMO_PORT=str(self.demo_port), CHECK_INTERVAL="1",
-                        PYTHONUNBUFFERED="1", **env)
+                        PYTHONUNBUFFERED="1", OUTPOST_LOCAL_DIR=self.local_dir, **env)
         self.log = open(tmp_path / "stack.log", "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT,
                                      env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -83,7 +84,7 @@ def test_demo_component_goes_down_and_comes_back(demo_stack):
     s = demo_stack
     demo = f"http://127.0.0.1:{s.demo_port}"
     wait_for(lambda: s.status_of("API") == "operational", 30, "API operational")
-    key = open(os.path.join(ROOT, ".local", "operator.key")).read().strip()
+    key = open(os.path.join(s.local_dir, "operator.key")).read().strip()
     assert key.startswith("op_")
     fetch(demo + "/_demo/fail?path=/health", method="POST")
     wait_for(lambda: s.status_of("API") == "major_outage", 30, "API major_outage")

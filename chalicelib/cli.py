@@ -1,0 +1,368 @@
+"""`outpost`: the operator CLI. Talks to the HTTP API; keys are minted against DynamoDB directly
+(IAM-protected), which is how the first key comes to exist.
+
+Exit codes: 0 ok, 1 the API refused (the message says why), 2 could not reach it or bad usage.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+import click
+
+def _local_file(name: str) -> str:
+    """Files the local stack writes for the CLI (OUTPOST_LOCAL_DIR, default ./.local)."""
+    return os.path.join(os.environ.get("OUTPOST_LOCAL_DIR") or ".local", name)
+
+
+class Api:
+    def __init__(self, url: str, key: Optional[str]):
+        import requests
+        self.url = url.rstrip("/")
+        self.key = key
+        self.session = requests.Session()
+        self._page_id = None
+
+    def page_id(self) -> str:
+        if self._page_id is None:
+            self._page_id = self.request("GET", "/api/v2/status.json", auth=False)["page"]["id"]
+        return self._page_id
+
+    def request(self, method: str, path: str, body=None, auth: bool = True, headers=None,
+                retries: int = 2):
+        import requests
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        if auth:
+            if not self.key:
+                raise click.ClickException(
+                    "no API key: pass --key, set OUTPOST_KEY, or run `make run` locally")
+            hdrs["Authorization"] = f"Bearer {self.key}"
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        for attempt in range(retries + 1):
+            try:
+                resp = self.session.request(method, self.url + path, headers=hdrs, timeout=15,
+                                            data=json.dumps(body) if body is not None else None)
+                break
+            except requests.ConnectionError as exc:
+                # Safe to retry: POSTs carry an Idempotency-Key, PATCHes name their fields.
+                if attempt == retries:
+                    click.echo(f"error: cannot reach {self.url}: {exc.__class__.__name__}", err=True)
+                    sys.exit(2)
+        if resp.status_code >= 400:
+            try:
+                err = resp.json()
+                text = err.get("error") or err.get("message") or resp.text
+                if err.get("field"):
+                    text += f" (field: {err['field']})"
+            except ValueError:
+                text = resp.text[:200]
+            raise click.ClickException(f"{resp.status_code}: {text}")
+        return resp.json() if resp.content else None
+
+    def manage(self, method: str, path: str, body=None, headers=None):
+        return self.request(method, f"/api/v1/pages/{self.page_id()}{path}", body, headers=headers)
+
+
+def _default_key() -> Optional[str]:
+    if os.path.exists(_local_file("operator.key")):
+        with open(_local_file("operator.key")) as fh:
+            return fh.read().strip() or None
+    return None
+
+
+@click.group()
+@click.option("--url", envvar="OUTPOST_URL", default="http://127.0.0.1:8000", show_default=True,
+              help="Outpost API base URL.")
+@click.option("--key", envvar="OUTPOST_KEY", default=None,
+              help="Operator API key (default: .local/operator.key when present).")
+@click.option("--status-file", envvar="STATUS_FILE", default=None,
+              help="Status file (for commands that read it).")
+@click.pass_context
+def main(ctx, url, key, status_file):
+    """Operate an Outpost status page: incidents, maintenance, components, keys."""
+    ctx.obj = {"api": Api(url, key or _default_key()), "status_file": status_file}
+
+
+def _components(pairs: tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        cid, sep, status = pair.partition("=")
+        if not sep or not cid or not status:
+            raise click.BadParameter(f"{pair!r}: use COMPONENT=STATUS, e.g. api=major_outage",
+                                     param_hint="--component")
+        out[cid] = status
+    return out
+
+
+def _print_incident(inc: dict) -> None:
+    click.echo(f"{inc['id']}  [{inc['status']}]  {inc['name']}  (impact {inc['impact']})")
+    if inc.get("scheduled_for"):
+        click.echo(f"  scheduled {inc['scheduled_for']} -> {inc['scheduled_until']}")
+    for upd in inc.get("incident_updates") or []:
+        click.echo(f"  {upd['created_at']}  {upd['status']:<13} {upd['body']}")
+        for comp in upd.get("affected_components") or []:
+            click.echo(f"      {comp['name']}: {comp['old_status']} -> {comp['new_status']}")
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+@main.group()
+def incident():
+    """Open, update, resolve and list incidents."""
+
+
+@incident.command("open")
+@click.argument("name")
+@click.option("--body", "-m", help="First public update.")
+@click.option("--status", default="investigating", show_default=True,
+              type=click.Choice(["investigating", "identified", "monitoring", "resolved"]))
+@click.option("--component", "-c", multiple=True, help="COMPONENT=STATUS, repeatable.")
+@click.option("--impact", type=click.Choice(["none", "minor", "major", "critical"]))
+@click.option("--no-notify", is_flag=True, help="Don't notify subscribers of this update.")
+@click.pass_obj
+def incident_open(obj, name, body, status, component, impact, no_notify):
+    fields = {"name": name, "status": status, "deliver_notifications": not no_notify}
+    if body:
+        fields["body"] = body
+    if component:
+        fields["components"] = _components(component)
+    if impact:
+        fields["impact_override"] = impact
+    inc = obj["api"].manage("POST", "/incidents", {"incident": fields},
+                            headers={"Idempotency-Key": uuid.uuid4().hex})
+    _print_incident(inc)
+
+
+def _patch(obj, incident_id, fields, if_match):
+    headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+    return obj["api"].manage("PATCH", f"/incidents/{incident_id}", {"incident": fields},
+                             headers=headers)
+
+
+@incident.command("update")
+@click.argument("incident_id")
+@click.option("--body", "-m")
+@click.option("--status", type=click.Choice(["investigating", "identified", "monitoring",
+                                             "resolved", "postmortem", "scheduled", "in_progress",
+                                             "verifying", "completed"]))
+@click.option("--component", "-c", multiple=True, help="COMPONENT=STATUS, repeatable.")
+@click.option("--if-match", type=int, help="Refuse if the incident changed since this version.")
+@click.option("--no-notify", is_flag=True)
+@click.pass_obj
+def incident_update(obj, incident_id, body, status, component, if_match, no_notify):
+    fields = {}
+    if body:
+        fields["body"] = body
+    if status:
+        fields["status"] = status
+    if component:
+        fields["components"] = _components(component)
+    if not fields:
+        raise click.UsageError("nothing to update: give --body, --status or --component")
+    if no_notify:
+        fields["deliver_notifications"] = False
+    _print_incident(_patch(obj, incident_id, fields, if_match))
+
+
+@incident.command("resolve")
+@click.argument("incident_id")
+@click.option("--body", "-m")
+@click.pass_obj
+def incident_resolve(obj, incident_id, body):
+    fields = {"status": "resolved"}
+    if body:
+        fields["body"] = body
+    _print_incident(_patch(obj, incident_id, fields, None))
+
+
+@incident.command("list")
+@click.option("--unresolved", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def incident_list(obj, unresolved, as_json):
+    items = obj["api"].manage("GET", "/incidents/unresolved" if unresolved else "/incidents")
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no incidents")
+    for inc in items:
+        click.echo(f"{inc['id']}  {inc['status']:<13} {inc['impact']:<11} {inc['name']}")
+
+
+@incident.command("show")
+@click.argument("incident_id")
+@click.pass_obj
+def incident_show(obj, incident_id):
+    _print_incident(obj["api"].manage("GET", f"/incidents/{incident_id}"))
+
+
+# -- maintenance ------------------------------------------------------------------------------
+
+def _when(text: str) -> str:
+    """ISO time, or a relative '+30m' / '+2h' from now, as UTC ISO-8601."""
+    from .conditions import ConditionError, parse_duration
+    if text.startswith("+"):
+        try:
+            return (datetime.now(timezone.utc) + timedelta(seconds=parse_duration(text[1:]))
+                    ).isoformat(timespec="seconds")
+        except ConditionError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return text
+
+
+@main.group()
+def maintenance():
+    """Schedule and list maintenance windows."""
+
+
+@maintenance.command("schedule")
+@click.argument("name")
+@click.option("--start", required=True, help="ISO time with offset, or +30m from now.")
+@click.option("--end", required=True, help="ISO time with offset, or +2h from now.")
+@click.option("--component", "-c", multiple=True, help="Component id, repeatable.")
+@click.option("--body", "-m")
+@click.pass_obj
+def maintenance_schedule(obj, name, start, end, component, body):
+    fields = {"name": name, "scheduled_for": _when(start), "scheduled_until": _when(end),
+              "component_ids": list(component)}
+    if body:
+        fields["body"] = body
+    _print_incident(obj["api"].manage("POST", "/incidents", {"incident": fields},
+                                      headers={"Idempotency-Key": uuid.uuid4().hex}))
+
+
+@maintenance.command("list")
+@click.pass_obj
+def maintenance_list(obj):
+    items = obj["api"].manage("GET", "/incidents/scheduled")
+    if not items:
+        click.echo("no maintenance")
+    for m in items:
+        click.echo(f"{m['id']}  {m['status']:<11} {m['scheduled_for']} -> {m['scheduled_until']}  "
+                   f"{m['name']}")
+
+
+# -- components -------------------------------------------------------------------------------
+
+@main.group()
+def component():
+    """Pin a component's status, or hand it back to the checker."""
+
+
+@component.command("set")
+@click.argument("component_id")
+@click.argument("status", type=click.Choice(["operational", "degraded_performance",
+                                             "partial_outage", "major_outage",
+                                             "under_maintenance"]))
+@click.pass_obj
+def component_set(obj, component_id, status):
+    row = obj["api"].manage("PATCH", f"/components/{component_id}",
+                            {"component": {"status": status}})
+    click.echo(f"{row['name']}: {row['status']} (pinned; automatic would be {row['automatic_status']})")
+
+
+@component.command("clear")
+@click.argument("component_id")
+@click.pass_obj
+def component_clear(obj, component_id):
+    row = obj["api"].manage("PATCH", f"/components/{component_id}", {"component": {"status": None}})
+    click.echo(f"{row['name']}: {row['status']} (automatic)")
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+@main.command()
+@click.pass_obj
+def status(obj):
+    """The public page as a table."""
+    snap = obj["api"].request("GET", "/api/v2/summary.json", auth=False)
+    click.echo(f"{snap['page']['name']}: {snap['status']['description']} "
+               f"[{snap['status']['indicator']}]")
+    extras = (snap.get("outpost") or {}).get("components", {})
+    width = max([len(c["name"]) for c in snap["components"]] + [9])
+    for comp in snap["components"]:
+        indent = "  " if comp.get("group_id") else ""
+        scope = (extras.get(comp["id"]) or {}).get("scope_text") or ""
+        click.echo(f"{indent}{comp['name']:<{width}}  {comp['status']:<22} {scope}".rstrip())
+    for inc in snap["incidents"]:
+        click.echo(f"incident {inc['id']}  [{inc['status']}] {inc['name']}")
+    for mx in snap["scheduled_maintenances"]:
+        click.echo(f"maintenance {mx['id']}  [{mx['status']}] {mx['name']} "
+                   f"{mx['scheduled_for']} -> {mx['scheduled_until']}")
+    as_of = (snap.get("outpost") or {}).get("data_as_of")
+    if as_of:
+        click.echo(f"checks as of {as_of}")
+
+
+# -- keys (DynamoDB directly: IAM is the gate, so the first key can be made) ------------------
+
+def _container(local: bool):
+    if local and os.path.exists(_local_file("aws.env")):
+        with open(_local_file("aws.env")) as fh:
+            for line in fh:
+                name, _, value = line.strip().partition("=")
+                if name:
+                    os.environ[name] = value
+    from . import wiring
+    return wiring.container
+
+
+@main.group()
+@click.option("--local", is_flag=True, help="Use the running local stack's DynamoDB.")
+@click.pass_obj
+def keys(obj, local):
+    """Create, list and revoke operator API keys (needs AWS credentials for the tables)."""
+    obj["container"] = _container(local)
+
+
+@keys.command("create")
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="incidents:write, components:write, maintenance:write, subscribers:read, "
+                   "keys:admin; repeatable.")
+@click.option("--expires", help="Lifetime, e.g. 90d or 12h.")
+@click.pass_obj
+def keys_create(obj, name, scopes, expires):
+    from .conditions import ConditionError, parse_duration
+    from .services import mint_key
+    c = obj["container"]
+    expires_at = None
+    if expires:
+        try:
+            expires_at = c.clock() + parse_duration(expires)
+        except ConditionError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expires") from None
+    try:
+        key = mint_key(c, name, scopes, expires_at)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    click.echo(key)
+    click.echo("Store it now: it is shown once and only its hash is kept.", err=True)
+
+
+@keys.command("list")
+@click.pass_obj
+def keys_list(obj):
+    for key in sorted(obj["container"].store.list_keys(), key=lambda k: k.created_at):
+        state = "revoked" if key.revoked_at else "active"
+        click.echo(f"{key.key_id}  {state:<8} {key.name:<20} {','.join(sorted(key.scopes))}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(obj, key_id):
+    c = obj["container"]
+    if not c.store.revoke_key(key_id, c.clock()):
+        raise click.ClickException(f"no key {key_id}")
+    click.echo(f"revoked {key_id} (takes effect within 30 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The `outpost` console script against the real local stack, as an operator would use it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.test_local_stack import Stack, fetch
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("cli"))
+    yield s
+    s.stop()
+
+
+def outpost(stack, *args, key=None, cwd=ROOT, local_dir=None):
+    """Run the CLI; by default it finds the local stack's key in .local/operator.key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["OUTPOST_URL"] = stack.url
+    env["OUTPOST_LOCAL_DIR"] = local_dir or stack.local_dir
+    if key is not None:
+        env["OUTPOST_KEY"] = key
+    exe = os.path.join(os.path.dirname(sys.executable), "outpost")
+    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_incident_lifecycle_from_the_terminal(stack):
+    out = outpost(stack, "incident", "open", "Checkout errors", "-m", "Looking into it",
+                  "-c", "api=partial_outage")
+    assert out.returncode == 0, out.stderr
+    incident_id = out.stdout.split()[0]
+    assert "[investigating]" in out.stdout and "API: operational -> partial_outage" in out.stdout
+    status = outpost(stack, "status")
+    assert status.returncode == 0
+    assert "Minor Service Outage" in status.stdout or "Partial System Outage" in status.stdout
+    assert f"incident {incident_id}" in status.stdout
+    out = outpost(stack, "incident", "update", incident_id, "--status", "monitoring",
+                  "-m", "Fix rolled out", "--if-match", "1")
+    assert out.returncode == 0, out.stderr
+    stale = outpost(stack, "incident", "update", incident_id, "-m", "late", "--if-match", "1")
+    assert stale.returncode == 1 and "412" in stale.stderr
+    assert outpost(stack, "incident", "resolve", incident_id).returncode == 0
+    listed = outpost(stack, "incident", "list", "--json")
+    assert json.loads(listed.stdout)[0]["status"] == "resolved"
+    unresolved = fetch(stack.url + "/api/v2/incidents/unresolved.json")
+    assert unresolved["incidents"] == []
+
+
+def test_component_pin_and_release(stack):
+    out = outpost(stack, "component", "set", "search", "under_maintenance")
+    assert out.returncode == 0 and "pinned" in out.stdout
+    assert stack.status_of("Search") == "under_maintenance"
+    assert outpost(stack, "component", "clear", "search").returncode == 0
+    assert stack.status_of("Search") == "operational"
+
+
+def test_maintenance_schedule_and_list(stack):
+    out = outpost(stack, "maintenance", "schedule", "DB upgrade", "--start", "+1h",
+                  "--end", "+2h", "-c", "api")
+    assert out.returncode == 0, out.stderr
+    listed = outpost(stack, "maintenance", "list")
+    assert "DB upgrade" in listed.stdout and "scheduled" in listed.stdout
+
+
+def test_errors_are_clear_and_non_zero(stack):
+    bad = outpost(stack, "component", "set", "nosuch", "major_outage")
+    assert bad.returncode == 1 and "404" in bad.stderr
+    usage = outpost(stack, "incident", "open", "x", "-c", "api")
+    assert usage.returncode == 2 and "COMPONENT=STATUS" in usage.stderr
+    nokey = outpost(stack, "incident", "list", local_dir="/nonexistent")
+    assert nokey.returncode == 1 and "no API key" in nokey.stderr
+    badkey = outpost(stack, "incident", "list", key="op_aaaaaaaaaa_" + "b" * 43)
+    assert badkey.returncode == 1 and "401: invalid API key" in badkey.stderr
+    down = subprocess.run([os.path.join(os.path.dirname(sys.executable), "outpost"),
+                           "--url", "http://127.0.0.1:9", "status"],
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 2 and "cannot reach" in down.stderr
+
+
+def test_keys_against_the_local_tables(stack):
+    made = outpost(stack, "keys", "--local", "create", "--name", "ci", "--scope", "incidents:write")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("op_")
+    listed = outpost(stack, "keys", "--local", "list")
+    key_id = key.split("_")[1]
+    assert key_id in listed.stdout and "active" in listed.stdout
+    assert outpost(stack, "keys", "--local", "revoke", key_id).returncode == 0
+    assert "revoked" in outpost(stack, "keys", "--local", "list").stdout
