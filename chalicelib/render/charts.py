@@ -35,7 +35,7 @@ def day_tone(day: dict) -> str:
     if day.get("uptime") is None:
         return "nodata"
     for key, tone in (("major_seconds", "major"), ("partial_seconds", "partial"),
-                      ("degraded_seconds", "degraded")):
+                      ("degraded_seconds", "degraded"), ("maintenance_seconds", "maintenance")):
         if (day.get(key) or 0) > 0:
             return tone
     return "ok"
@@ -50,6 +50,7 @@ def day_title(day: dict) -> str:
                for key, name in (("major_seconds", "major outage"),
                                  ("partial_seconds", "partial outage"),
                                  ("degraded_seconds", "degraded"),
+                                 ("maintenance_seconds", "maintenance"),
                                  ("nodata_seconds", "no data"))
                if (day.get(key) or 0) > 0]
     return "; ".join([text, *details])
@@ -76,14 +77,15 @@ def uptime_bars(entry: Optional[dict]) -> Optional[dict]:
     bars = [{"x": (offset + i) * step, "tone": day_tone(d), "title": day_title(d)}
             for i, d in enumerate(days)]
     percent = uptime_text(entry.get("uptime_90d"))
-    bad = sum(1 for b in bars if b["tone"] not in ("ok", "nodata"))
+    bad = sum(1 for b in bars if b["tone"] in ("major", "partial", "degraded"))
     if entry.get("uptime_90d") is None:
         summary = f"no uptime data for the last {len(days)} days"
     else:
         summary = (f"{percent} uptime over the last {len(days)} days, "
                    f"{bad} day{'s' if bad != 1 else ''} with downtime or degradation")
     return {"bars": bars, "width": DAYS * step - BAR_GAP, "height": BAR_HEIGHT,
-            "bar_width": BAR_WIDTH, "percent": percent, "days": len(days), "summary": summary}
+            "bar_width": BAR_WIDTH, "percent": percent, "days": len(days), "summary": summary,
+            "since": f"{len(days)} day{'s' if len(days) != 1 else ''} ago"}
 
 
 def _number(value) -> Optional[float]:

@@ -68,15 +68,31 @@ def is_stale(snapshot: dict, now: float) -> bool:
 
 
 def effective_status(snapshot: dict, row: dict, stale: bool) -> str:
-    """The status to show for a component or group row: "unknown" when data is stale, except
-    where an operator set the status (an override says nothing about checks, so it stands)."""
-    if not stale:
-        return row.get("status")
+    """The status to show for a component or group row: never a colour the data can't back.
+
+    A component is "unknown" when the checker says so (`unknown`: never checked, or no region
+    reporting) or when the whole page is stale, unless an operator set its status (an override
+    says nothing about checks, so it stands) or it has no monitors (nothing is meant to report).
+    A group is unknown when all its children are, and never shows operational over an unknown
+    child.
+    """
     extras = outpost(snapshot).get("components") or {}
-    ids = row.get("components") if row.get("group") else [row.get("id")]
-    if ids and all((extras.get(i) or {}).get("overridden") for i in ids):
+
+    def unknown(cid) -> bool:
+        e = extras.get(cid) or {}
+        if e.get("overridden"):
+            return False
+        return bool(e.get("unknown")) or (stale and e.get("monitored", True))
+
+    if row.get("group"):
+        children = row.get("components") or []
+        flags = [unknown(c) for c in children]
+        if children and all(flags):
+            return UNKNOWN
+        if any(flags) and row.get("status") == "operational":
+            return UNKNOWN
         return row.get("status")
-    return UNKNOWN
+    return UNKNOWN if unknown(row.get("id")) else row.get("status")
 
 
 def find_component(snapshot: dict, name: str) -> Optional[dict]:

@@ -83,18 +83,32 @@ def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
     cid = row.get("id")
     mine = (extra.get("components") or {}).get(cid) or {}
     status = common.effective_status(snapshot, row, stale)
+    # What the static copy switches to in the browser once its data has gone stale.
+    if_stale = common.effective_status(snapshot, row, True)
     return {
         "id": cid, "name": row.get("name") or "", "description": row.get("description"),
         "status": status, "label": label(COMPONENT_LABELS, status),
         "tone": COMPONENT_TONES.get(status, "unknown"),
+        "stale_label": label(COMPONENT_LABELS, if_stale),
+        "stale_tone": COMPONENT_TONES.get(if_stale, "unknown"),
         # Scope and reasons describe live checks; with stale data they would mislead.
         "scope_text": None if stale else mine.get("scope_text"),
         "reasons": [] if stale or status == "operational" else list(mine.get("reasons") or ()),
+        "maintenance": _window(mine.get("maintenance"), tz),
         "last_checked": common.human_time(mine.get("last_checked_at"), tz),
         "last_checked_iso": mine.get("last_checked_at"),
         "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid)),
         "chart": charts.response_chart((extra.get("response_times") or {}).get(cid)),
     }
+
+
+def _window(window: Optional[dict], tz: str) -> Optional[dict]:
+    """A maintenance window from the status file that covers the component right now."""
+    if not window:
+        return None
+    return {"name": window.get("name") or "Maintenance",
+            "until": common.human_time(window.get("ends_at"), tz),
+            "until_iso": window.get("ends_at")}
 
 
 def incident(item: dict, tz: str) -> dict:

@@ -80,3 +80,13 @@ def test_hostile_names_are_escaped_in_svg_and_json():
 def test_not_found_variants():
     assert texts(badges.not_found_svg())[-1] == "unknown component"
     assert json.loads(badges.not_found_shields())["isError"] is True
+
+
+def test_a_component_the_checker_cannot_see_is_unknown_unless_an_operator_set_it():
+    snap = f.busy_snapshot()
+    extra = snap["outpost"]["components"][f.cid("api")]
+    extra["unknown"] = True
+    row = badges.find(snap, "api.svg", ".svg")
+    assert texts(badges.component_svg(snap, row, stale=False))[-1] == "unknown"
+    extra["overridden"] = True
+    assert texts(badges.component_svg(snap, row, stale=True))[-1] == "major outage"

@@ -35,6 +35,7 @@ def test_a_young_page_draws_its_days_at_the_right_edge():
     bars = charts.uptime_bars(f.uptime(days=3, nodata=[2]))
     assert [b["x"] for b in bars["bars"]] == [348, 352, 356]
     assert [b["tone"] for b in bars["bars"]] == ["nodata", "ok", "ok"]
+    assert bars["since"] == "3 days ago" and charts.uptime_bars(f.uptime(days=1))["since"] == "1 day ago"
     assert bars["summary"] == "100% uptime over the last 3 days, 0 days with downtime or degradation"
     assert charts.uptime_bars(None) is None and charts.uptime_bars({"days": []}) is None
     assert charts.uptime_bars({"days": [{"date": "2026-01-01", "uptime": None}],
@@ -58,3 +59,11 @@ def test_response_chart_scales_into_its_box_and_skips_bad_points():
     assert charts.response_chart(None) is None
     flat = charts.response_chart([{"t": "a", "p50": 0, "p95": 0}] * 2)
     assert flat["p50"] == "0.0,48.0 300.0,48.0"                  # all zero: no division by zero
+
+
+def test_maintenance_days_are_their_own_tone_and_not_downtime():
+    day = {"date": "2026-05-03", "uptime": 100.0, "maintenance_seconds": 1800}
+    assert charts.day_tone(day) == "maintenance"
+    assert charts.day_title(day) == "May 3, 2026: 100% uptime; maintenance 30 min"
+    entry = {"days": [day], "uptime_90d": 100.0}
+    assert charts.uptime_bars(entry)["summary"].endswith("0 days with downtime or degradation")

@@ -217,3 +217,52 @@ def test_empty_history_has_one_page():
     snap = f.snapshot()
     assert view.history_pages(snap) == 1
     assert "No incidents or maintenance recorded." in html.render_history(snap, 1).decode()
+
+
+def test_the_checkers_unknown_and_unmonitored_components():
+    snap = f.busy_snapshot()
+    extras = snap["outpost"]["components"]
+    extras[f.cid("web")]["unknown"] = True             # never checked: not green on a live page
+    extras[f.cid("search")]["monitored"] = False       # nothing reports for it: never stale
+    statuses = {n: s for s, n in components(page(snap))}
+    assert statuses == {"API": "major_outage", "Website": "unknown",
+                        "Search": "degraded_performance"}
+    stale = {n: s for s, n in components(page(snap, stale=True))}
+    assert stale == {"API": "unknown", "Website": "unknown", "Search": "degraded_performance"}
+
+
+@pytest.mark.parametrize("api, web, shown", [
+    (False, False, "major_outage"),     # both known: the group's own worst status
+    (False, True, "major_outage"),      # a known outage is still an outage
+    (True, True, "unknown"),            # nothing known
+])
+def test_group_status_with_unknown_children(api, web, shown):
+    snap = f.busy_snapshot()
+    extras = snap["outpost"]["components"]
+    extras[f.cid("api")]["unknown"], extras[f.cid("web")]["unknown"] = api, web
+    assert re.search(r'<h3>Core</h3><span class="pill tone-(\w+)', page(snap)).group(1) == \
+        {"major_outage": "major", "unknown": "unknown"}[shown]
+
+
+def test_an_operational_group_with_an_unknown_child_is_unknown():
+    states = {k: f.state() for k in ("api", "web", "search")}
+    snap = f.snapshot(states)
+    snap["outpost"]["components"][f.cid("web")]["unknown"] = True
+    assert re.search(r'<h3>Core</h3><span class="pill tone-(\w+)', page(snap)).group(1) == "unknown"
+
+
+def test_a_maintenance_window_from_the_status_file_is_shown():
+    snap = f.busy_snapshot()
+    snap["outpost"]["components"][f.cid("search")]["maintenance"] = {
+        "id": "w", "name": "Nightly reindex", "starts_at": "2026-05-28T20:00:00.000Z",
+        "ends_at": "2026-05-28T21:00:00.000Z"}
+    assert "Maintenance window: Nightly reindex, until May 28, 2026 21:00 UTC" in \
+        visible_text(page(snap))
+
+
+def test_static_copy_switches_to_what_staleness_would_show():
+    snap = f.busy_snapshot()
+    snap["outpost"]["components"][f.cid("api")]["overridden"] = True   # an incident set it
+    body = page(snap, static=True)
+    api = body[body.index('<h4 class="name">API</h4>'):body.index('<h4 class="name">Website</h4>')]
+    assert 'class="pill tone-major live-only"' in api and 'class="pill tone-major stale-only"' in api
