@@ -1,0 +1,215 @@
+"""The status page in a real headless Chromium (Debian's, driven by playwright).
+
+Two setups: the real app served in-process by chalice local on a snapshot built in code (every
+feature present: incidents, maintenance, 90-day bars, response times), and the real local stack
+(`make run`'s process) with an outage caused on its demo service and an incident posted through
+the operator API. Screenshots go to build/screenshots/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.request
+
+import pytest
+from moto import mock_aws
+from playwright.sync_api import sync_playwright
+
+from tests import factories as f
+from tests.conftest import ROOT
+from tests.e2e.test_local_stack import Stack, fetch, free_port, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--disable-quic"]
+SHOTS = os.path.join(ROOT, "build", "screenshots")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.makedirs(SHOTS, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page that records console errors, uncaught exceptions and failed requests."""
+
+    def __init__(self, browser, viewport, scheme="light"):
+        self.context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(
+            f"{r.status} {r.url}"))
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def served_app():
+    """The real app on moto, served by chalice local on a free port, with a busy snapshot."""
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from chalicelib import wiring
+    with mock_aws():
+        c = wiring.container
+        c.reset()
+        c.env = {"AWS_DEFAULT_REGION": "us-east-1", "SNAPSHOT_CACHE_SECONDS": "5"}
+        c.override(config=f.CFG, clock=lambda: f.T0 + 30)
+        c.store.create_tables()
+        snap = f.busy_snapshot()
+        c.store.save_snapshot(snap, None, f.T0)
+        from app import app
+        original_class = app.__class__        # chalice local swaps the class; put it back after
+        port = free_port()
+        server = create_local_server(app, Config.create(chalice_app=app, lambda_timeout=30),
+                                     "127.0.0.1", port)
+        thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{port}", snap
+        finally:
+            server.shutdown()
+            server.server.server_close()
+            app.__class__ = original_class
+            c.reset()
+            c.env = None
+
+
+def background(page) -> str:
+    return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+
+def check_page(page, incident_name: str):
+    """What a visitor must see on `/`, whatever the data."""
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("main").count() == 1 and page.locator("h1").count() == 1
+    banner = page.locator("section.banner").first
+    assert banner.is_visible() and banner.inner_text().strip()
+    assert page.locator("li.component").count() >= 3
+    bars = page.locator("svg.bars")
+    assert bars.count() >= 1 and bars.first.is_visible()
+    assert page.locator("svg.bars").first.locator("rect").count() >= 1
+    active = page.locator("#active-title + article")
+    assert active.locator("h3").inner_text() == incident_name
+    assert active.locator("ol.timeline li").count() >= 1
+
+
+def test_page_in_chromium_desktop_phone_and_dark(browser, served_app):
+    url, snap = served_app
+    for name, viewport, scheme in (("desktop", DESKTOP, "light"), ("phone", PHONE, "light"),
+                                   ("desktop-dark", DESKTOP, "dark"), ("phone-dark", PHONE, "dark")):
+        w = Watched(browser, viewport, scheme)
+        page = w.page
+        resp = page.goto(url + "/")
+        assert resp.status == 200 and resp.headers["content-type"] == "text/html; charset=utf-8"
+        check_page(page, "API errors")
+        assert page.locator("section.banner h2").inner_text() == "Partial System Outage"
+        names = page.locator("li.component .name").all_inner_texts()
+        assert names == ["API", "Website", "Search"]
+        statuses = page.locator("li.component .pill").all_inner_texts()
+        assert statuses == ["Major outage", "Operational", "Degraded performance"]
+        # 90 bars per component, each with its tooltip.
+        first = page.locator("svg.bars").first
+        assert first.locator("rect").count() == 90
+        assert first.locator("rect").nth(86).locator("title").text_content() == \
+            "May 25, 2026: 99.30% uptime; major outage 10 min"
+        assert page.locator("svg.rt").count() == 3
+        timeline = page.locator("#active-title + article ol.timeline li")
+        assert timeline.count() == 2 and "Identified" in timeline.first.inner_text()
+        assert page.get_by_text("failing from 2 of 3 regions").is_visible()
+        assert page.get_by_role("heading", name="About this page").is_visible()
+        # Mobile-first: nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        colour = background(page)
+        assert colour == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(255, 255, 255)")
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+        assert w.problems == []
+        w.close()
+
+
+def test_incident_page_and_feeds_from_the_browser(browser, served_app):
+    url, snap = served_app
+    w = Watched(browser, DESKTOP)
+    page = w.page
+    page.goto(url + "/")
+    page.locator("#active-title + article h3 a").click()
+    page.wait_for_url(f"**/incidents/{snap['incidents'][0]['id']}")
+    assert page.locator("h1").inner_text() == "API errors"
+    assert page.locator("ol.timeline li").count() == 2
+    page.get_by_role("link", name="Incident history").first.click()
+    assert page.locator("h1").inner_text() == "Incident history"
+    page.screenshot(path=os.path.join(SHOTS, "incident-history.png"), full_page=True)
+    assert w.problems == []
+    w.close()
+    missing = urllib.request.Request(url + "/incidents/nope")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(missing, timeout=5)
+    assert err.value.code == 404
+
+
+def test_static_copy_turns_itself_unknown_when_its_data_is_old(browser, tmp_path):
+    from chalicelib.render import html
+    snap = f.busy_snapshot()
+    path = tmp_path / "index.html"
+    path.write_bytes(html.render_index(snap, stale=False, static=True))
+    w = Watched(browser, PHONE)
+    page = w.page
+    page.goto(path.as_uri())            # T0 is long past in browser time: the data is old
+    assert "stale" in page.locator("html").get_attribute("class")
+    assert page.locator("section.banner.stale-only").is_visible()
+    assert not page.locator("section.banner.live-only").is_visible()
+    visible = [s for s in page.locator("li.component .pill").all() if s.is_visible()]
+    assert [s.inner_text() for s in visible] == ["Unknown"] * 3
+    page.screenshot(path=os.path.join(SHOTS, "static-stale-phone.png"), full_page=True)
+    assert w.problems == []
+    w.close()
+
+
+def _post(url: str, key: str, body: dict) -> dict:
+    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(), headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_real_local_stack_with_an_outage_and_an_incident(browser, tmp_path):
+    stack = Stack(tmp_path)
+    try:
+        demo = f"http://127.0.0.1:{stack.demo_port}"
+        wait_for(lambda: stack.status_of("API") == "operational", 30, "API operational")
+        fetch(demo + "/_demo/fail?path=/health", method="POST")
+        wait_for(lambda: stack.status_of("API") == "major_outage", 30, "API major_outage")
+        key = open(os.path.join(stack.local_dir, "operator.key")).read().strip()
+        created = _post(stack.url + "/api/v1/pages/demo/incidents", key, {"incident": {
+            "name": "API returning errors", "status": "identified",
+            "body": "The API answers **503**; a fix is rolling out."}})
+        wait_for(lambda: any(i["id"] == created["id"] for i in
+                             fetch(stack.url + "/api/v2/incidents/unresolved.json")["incidents"]),
+                 15, "the incident on the public API")
+        for name, viewport in (("stack-desktop", DESKTOP), ("stack-phone", PHONE)):
+            w = Watched(browser, viewport)
+            page = w.page
+            page.goto(stack.url + "/")
+            check_page(page, "API returning errors")
+            assert page.locator("section.banner h2").inner_text() != "All Systems Operational"
+            api = page.locator("li.component", has=page.locator(".name", has_text="API"))
+            assert api.locator(".pill").inner_text() == "Major outage"
+            assert "The API answers 503" in page.locator("#active-title + article").inner_text()
+            assert page.locator("#active-title + article strong", has_text="503").count() == 1
+            page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+            assert w.problems == []
+            w.close()
+    finally:
+        stack.stop()
