@@ -12,6 +12,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
 
+def merge_template(stage: str) -> str:
+    """A checker-only stage ("checker-<region>") adds a vantage point and no tables."""
+    return "checker.yaml" if stage.startswith("checker-") else "resources.yaml"
+
+
 def main(argv: list[str]) -> int:
     stage = argv[0] if argv else os.environ.get("STAGE", "prod")
     out = os.path.join(ROOT, "build")
@@ -20,7 +25,7 @@ def main(argv: list[str]) -> int:
     for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(leaked, None)
     subprocess.run([os.path.join(BIN, "chalice"), "package", "--stage", stage,
-                    "--merge-template", os.path.join(ROOT, "infra", "resources.yaml"), out],
+                    "--merge-template", os.path.join(ROOT, "infra", merge_template(stage)), out],
                    cwd=ROOT, env=env, check=True)
     template = os.path.join(out, "sam.yaml")
     # cfn-lint's exit code is a bit field: 2 errors, 4 warnings, 8 informational. Fail on any.

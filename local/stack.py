@@ -113,7 +113,8 @@ def main() -> int:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                out = app.handler_map["run_checks"](event, LambdaContext("run_checks", 512))
+                out = app.handler_map["run_checks"](
+                    event, LambdaContext("run_checks", 512, max_runtime_ms=60_000))   # = lambda_timeout
                 log.info("round: %d checks, %d failing%s", out["checks"], out["failing"],
                          f", changes {out['transitions']}" if out["transitions"] else "")
             except Exception:          # a broken round must not kill the stack

@@ -154,3 +154,17 @@ def test_a_closed_day_is_stored_once_in_the_history_table(stack):
     api = next(x for x in up["components"] if x["name"] == "API")
     assert [d["date"] for d in api["days"]] == ["2026-05-28", "2026-05-29"]
     assert [p["date"] for p in api["response_times"]] == ["2026-05-28", "2026-05-29"]
+
+
+def test_a_round_that_would_overrun_the_lambda_is_skipped_not_failed(stack, targets):
+    c, client, clock, *_ = stack
+    reconfigure(c, targets, STATUS_FILE.replace("        timeout: 1s\n        conditions:",
+                                                "        timeout: 1s\n        interval: 20s\n"
+                                                "        conditions:", 1))
+    c.override(sleep=clock.tick)
+    deadline = clock() + 30                  # a Lambda with 30 s left: the +40 s round can't run
+    out = run_invocation(c, type("Ctx", (), {
+        "get_remaining_time_in_millis": lambda self: (deadline - clock()) * 1000})())
+    assert out["rounds"] == 2 and out["failing"] == 0
+    items = c.store.recent_results("eu-west-1")
+    assert len(items) == 2
