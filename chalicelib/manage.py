@@ -148,9 +148,9 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
     re-applied on top of the newer version (the PATCH only names the fields it changes)."""
     for _ in range(MAX_RETRIES):
         doc, version = get_incident(c, incident_id)
+        new = core.update(doc, payload, known_components(c.config), c.clock())  # 4xx first
         if if_match is not None and if_match != version:
             raise PreconditionFailed(version)
-        new = core.update(doc, payload, known_components(c.config), c.clock())
         try:
             return new, _commit(c, new, version, action, actor)
         except Conflict as exc:

@@ -52,6 +52,22 @@ class _PerThreadRequest:
         self._local.request = value
 
 
+def _refuse_unknown_methods() -> None:
+    """http.server answers methods it lacks (TRACE, CONNECT...) with 501; API Gateway refuses them
+    as a client error. Match the deployed behaviour so no method yields a 5xx locally."""
+    from chalice.local import ChaliceRequestHandler
+
+    def refuse(handler):
+        body = b'{"error": "method not allowed"}'
+        handler.send_response(405)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    for method in ("TRACE", "CONNECT", "PROPFIND", "QUERY"):
+        setattr(ChaliceRequestHandler, f"do_{method}", refuse)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         datefmt="%H:%M:%S")
@@ -121,6 +137,7 @@ def main() -> int:
                 log.exception("scheduled round failed")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
+    _refuse_unknown_methods()
     server = create_local_server(app, config, "127.0.0.1", port)
     app.__class__ = type("OutpostLocalChalice", (_PerThreadRequest, app.__class__), {})
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()

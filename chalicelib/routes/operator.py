@@ -184,11 +184,16 @@ def _listing(kind: Optional[str] = None, unresolved: bool = False, status: Optio
         docs = [d for d in docs if d["status"] in status]
     params = bp.current_request.query_params or {}
     try:
-        limit = min(100, max(1, int(params.get("limit", 50))))
-        page = max(1, int(params.get("page", 1)))
+        limit, page = int(params.get("limit", 50)), int(params.get("page", 1))
     except ValueError:
         raise ApiError(400, "limit and page must be integers", "limit") from None
+    if not 1 <= limit <= 100:
+        raise ApiError(400, "limit must be between 1 and 100", "limit")
+    if not 1 <= page <= 10_000:
+        raise ApiError(400, "page must be between 1 and 10000", "page")
     query = (params.get("q") or "").lower()
+    if len(query) > 200:
+        raise ApiError(400, "q is longer than 200 characters", "q")
     if query:
         docs = [d for d in docs if query in d["name"].lower()
                 or any(query in (u["body"] or "").lower() for u in d["updates"])]
@@ -266,6 +271,9 @@ def update_component(component_id, actor):
     payload = _body()
     if not isinstance(payload, dict) or not isinstance(payload.get("component"), dict):
         raise ApiError(422, 'body must be {"component": {"status": ...}}', "component")
+    if set(payload) != {"component"}:
+        raise ApiError(422, "unknown top-level field; wrap fields in \"component\"",
+                       sorted(set(payload) - {"component"})[0][:60])
     fields = payload["component"]
     unknown = sorted(set(fields) - {"status"})
     if unknown:
@@ -280,3 +288,30 @@ def update_component(component_id, actor):
     row = next(r for r in snap["components"] if r["id"] == pid)
     extra = (snap.get("outpost") or {}).get("components", {}).get(pid, {})
     return _json(_component_json(row, extra))
+
+
+_openapi_cache: dict = {}
+
+
+def openapi_document() -> dict:
+    """The static document, plus this deployment's page id and component ids: the API serves
+    exactly one page, so saying which one makes the document more precise, not less true."""
+    import os
+
+    import yaml
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "openapi.yaml")) as fh:
+        doc = yaml.safe_load(fh)
+    params = doc["components"]["parameters"]
+    params["page_id"]["schema"] = {"type": "string", "enum": [c.config.page.id]}
+    params["component_id"]["schema"]["examples"] = sorted(manage.known_components(c.config))
+    return doc
+
+
+@bp.route("/api/v1/openapi.json", methods=["GET"], cors=True)
+def openapi():
+    """The operator API's OpenAPI 3.1 document (kept true by tests/api/test_openapi.py)."""
+    if "body" not in _openapi_cache:
+        _openapi_cache["body"] = json.dumps(openapi_document())
+    return Response(body=_openapi_cache["body"], status_code=200,
+                    headers={"Content-Type": "application/json",
+                             "Cache-Control": "public, max-age=300"})
