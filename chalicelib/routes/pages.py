@@ -1,7 +1,8 @@
 """Public human-facing routes: the HTML page, incident pages, history, feeds and badges.
 
 Each route names one representation of the current snapshot and asks the public cache for it:
-rendered once per snapshot version (and staleness), then served as bytes with a strong ETag.
+rendered once per snapshot version and staleness (the cache keys on both), then served as
+bytes with a strong ETag.
 Renderers are imported inside the handlers so importing `app` (a Lambda cold start) does not
 pay for Jinja2 until a page is asked for.
 """
@@ -25,14 +26,12 @@ SVG, JSON = "image/svg+xml", "application/json"
 ERROR_CACHE_CONTROL = "public, max-age=15"
 
 
-def _stale() -> bool:
+def _stale(snapshot: dict) -> bool:
+    """Judged on the snapshot being rendered. The public cache marks a snapshot stale once its
+    data is too old and keys its renderings by that mark, so a page rendered while fresh is
+    never served once the data has gone stale (and the reverse)."""
     from ..render.common import is_stale
-    snap, _ = c.public_cache.snapshot()
-    return is_stale(snap, c.clock())
-
-
-def _variant(stale: bool) -> str:
-    return "stale" if stale else "live"
+    return is_stale(snapshot, c.clock())
 
 
 def _content_type(content_type: str) -> str:
@@ -84,8 +83,7 @@ def _html_not_found() -> Response:
 @_public
 def index():
     from ..render import html
-    stale = _stale()
-    return _serve(f"html:index:{_variant(stale)}", lambda s: html.render_index(s, stale), HTML)
+    return _serve("html:index", lambda s: html.render_index(s, _stale(s)), HTML)
 
 
 @bp.route("/history", cors=True)
@@ -132,8 +130,7 @@ def history_rss():
 @_public
 def page_badge():
     from ..render import badges
-    stale = _stale()
-    return _serve(f"badge:page:{_variant(stale)}", lambda s: badges.page_svg(s, stale), SVG)
+    return _serve("badge:page", lambda s: badges.page_svg(s, _stale(s)), SVG)
 
 
 @bp.route("/badge/{filename}", cors=True)
@@ -144,17 +141,16 @@ def component_badge(filename):
     row = badges.find(snap, filename, ".svg")
     if row is None:
         return _not_found("badge:404", lambda s: badges.not_found_svg(), SVG)
-    stale, cid = _stale(), row["id"]
-    return _serve(f"badge:{cid}:{_variant(stale)}",
-                  lambda s: badges.component_svg(s, _row(s, cid, row), stale), SVG)
+    cid = row["id"]
+    return _serve(f"badge:{cid}", lambda s: badges.component_svg(s, _row(s, cid, row), _stale(s)),
+                  SVG)
 
 
 @bp.route("/api/v2/shields.json", cors=True)
 @_public
 def page_shields():
     from ..render import badges
-    stale = _stale()
-    return _serve(f"shields:page:{_variant(stale)}", lambda s: badges.page_shields(s, stale), JSON)
+    return _serve("shields:page", lambda s: badges.page_shields(s, _stale(s)), JSON)
 
 
 @bp.route("/api/v2/shields/{filename}", cors=True)
@@ -165,9 +161,9 @@ def component_shields(filename):
     row = badges.find(snap, filename, ".json")
     if row is None:
         return _not_found("shields:404", lambda s: badges.not_found_shields(), JSON)
-    stale, cid = _stale(), row["id"]
-    return _serve(f"shields:{cid}:{_variant(stale)}",
-                  lambda s: badges.component_shields(s, _row(s, cid, row), stale), JSON)
+    cid = row["id"]
+    return _serve(f"shields:{cid}",
+                  lambda s: badges.component_shields(s, _row(s, cid, row), _stale(s)), JSON)
 
 
 def _row(snapshot: dict, cid: str, fallback: dict) -> dict:
