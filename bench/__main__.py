@@ -12,7 +12,7 @@ env.setup()                 # before anything creates a botocore client
 def main() -> int:
     from moto import mock_aws
 
-    from . import check_round, public_read
+    from . import check_round, public_pages, public_read
     from .dynamo import DynamoCalls
     from .table import Row, render
 
@@ -22,6 +22,7 @@ def main() -> int:
     try:
         with mock_aws():
             read_rows, read_facts = public_read.run(calls)
+            page_rows, _ = public_pages.run(calls)
         t_read = time.perf_counter() - started
         round_rows, stress_rows, round_facts = check_round.run()
     finally:
@@ -31,6 +32,9 @@ def main() -> int:
     print(render(f"(a) Public read: summary.json, {public_read.BIG} components, moto DynamoDB",
                  read_rows))
     print()
+    print(render(f"(a') Public pages: / and summary.json, {public_pages.BIG} components, "
+                 f"{public_pages.INCIDENTS_BIG} incidents, moto DynamoDB", page_rows))
+    print()
     print(render(f"(b) Check round: {check_round.FAST} targets at {check_round.DELAY_MS} ms + "
                  f"{check_round.HANGING} hanging, timeout {check_round.TIMEOUT:g} s, "
                  f"{round_facts['max_workers']} workers", round_rows))
@@ -38,7 +42,7 @@ def main() -> int:
     print(render("(b') Extra, not a DESIGN target: every target healthy but slow", stress_rows))
     print()
 
-    scored = [r for r in read_rows + round_rows if r.ok is not None]
+    scored = [r for r in read_rows + page_rows + round_rows if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "
