@@ -23,8 +23,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
-from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Page, Place,
-                    StatusConfig)
+from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Operations, Page, Place,
+                    StatusConfig, SubscriberPolicy)
 
 DOCUMENT = "<document>"   # the key named in problems about the file as a whole
 
@@ -490,11 +490,31 @@ COMPONENT = {
     "monitors": Field(_list(_section(MONITOR)), default=()),
 }
 
+SUBSCRIBERS = {
+    "email": Field(_boolean, default=True),
+    "webhooks": Field(_boolean, default=True),
+    "sms_countries": Field(_list(_matching("[A-Z]{2}", "two-letter ISO country codes, e.g. US"),
+                                 unique=True), default=()),
+    "sms_per_number_per_day": Field(_integer(1), default=3),
+    "sms_per_ip_per_hour": Field(_integer(1), default=10),
+    "sms_global_per_hour": Field(_integer(1), default=100),
+    "debounce": Field(_duration(), default=300.0),
+}
+
+OPERATIONS = {
+    "update_reminder": Field(_duration(minimum=60.0), default=1800.0),
+    "api_rate_limit": Field(_integer(1), default=20),
+    "auto_incidents": Field(_boolean, default=True),
+    "social_url": Field(_text_where(_url_problem)),
+}
+
 TOP = {
     "page": Field(_section(PAGE, Page), required=True),
     "checks": Field(_section(CHECKS)),
     "components": Field(_list(_section(COMPONENT)), required=True),
     "maintenance": Field(_list(_section(MAINTENANCE)), default=()),
+    "subscribers": Field(_section(SUBSCRIBERS, SubscriberPolicy), default=SubscriberPolicy()),
+    "operations": Field(_section(OPERATIONS, Operations), default=Operations()),
 }
 
 
@@ -537,7 +557,8 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
             position=position)
         for position, c in enumerate(components))
     return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
-                        maintenance=windows)
+                        maintenance=windows, subscribers=top.values["subscribers"],
+                        operations=top.values["operations"])
 
 
 # What each check kind is judged on when the monitor does not say.

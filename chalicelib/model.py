@@ -95,12 +95,35 @@ class MaintenanceWindow:
 
 
 @dataclass(frozen=True)
+class SubscriberPolicy:
+    """Who may sign up for what, and the caps that keep SMS sign-up from being a pumping target."""
+    email: bool = True
+    webhooks: bool = True
+    sms_countries: tuple[str, ...] = ()          # ISO 3166 codes; empty means SMS sign-up is off
+    sms_per_number_per_day: int = 3
+    sms_per_ip_per_hour: int = 10
+    sms_global_per_hour: int = 100               # circuit breaker against SMS pumping
+    debounce: float = 300.0                      # seconds a component must hold before it is told
+
+
+@dataclass(frozen=True)
+class Operations:
+    """How the operator side behaves."""
+    update_reminder: float = 1800.0              # nudge when an open incident is quiet this long
+    api_rate_limit: int = 20                     # requests per second per key
+    auto_incidents: bool = True
+    social_url: Optional[str] = None             # the official account, linked from the page
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     page: Page
     checks: CheckPolicy
     components: tuple[Component, ...]
     source: str = "<memory>"        # where it was loaded from, for messages
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    subscribers: SubscriberPolicy = SubscriberPolicy()
+    operations: Operations = Operations()
 
     def monitors(self) -> list[tuple[Component, Monitor]]:
         return [(c, m) for c in self.components for m in c.monitors]

@@ -18,7 +18,6 @@ bp = Blueprint(__name__)
 c = wiring.container
 PREFIX = "/api/v1/pages/{page_id}"
 MAX_REQUEST_BYTES = 64 * 1024
-RATE_LIMIT_PER_SECOND = 20
 KEY_CACHE_SECONDS = 30       # a revoked key stops working within this long
 
 
@@ -74,9 +73,10 @@ def operator(scope: Optional[str] = None):
                 key = authenticate((req.headers or {}).get("authorization"))
                 if scope and scope not in key.scopes:
                     raise ApiError(403, f"this key lacks the {scope} scope")
-                if c.store.hit(f"key#{key.key_id}", c.clock()) > RATE_LIMIT_PER_SECOND:
-                    raise ApiError(429, f"rate limit is {RATE_LIMIT_PER_SECOND} requests per second "
-                                        "per key", headers={"Retry-After": "1"})
+                limit = c.config.operations.api_rate_limit
+                if c.store.hit(f"key#{key.key_id}", c.clock()) > limit:
+                    raise ApiError(429, f"rate limit is {limit} requests per second per key",
+                                   headers={"Retry-After": "1"})
                 if page_id != c.config.page.id:
                     raise ApiError(404, f"unknown page {page_id[:40]!r}")
                 raw = req.raw_body or b""

@@ -306,3 +306,14 @@ def test_scheduled_maintenance_starts_and_completes_by_itself(op):
     assert all_mx["scheduled_maintenances"][0]["status"] == "completed"
     comps = json.loads(o.client.http.get("/api/v2/components.json").body)["components"]
     assert next(x for x in comps if x["name"] == "API")["status"] == "operational"
+
+
+def test_rate_limit_per_key_is_429_with_retry_after(op):
+    o, c, clock = op
+    from dataclasses import replace
+    c.override(config=replace(c.config, operations=replace(c.config.operations, api_rate_limit=3)))
+    codes = [o.call("GET", "/incidents")[0] for _ in range(5)]       # same test-clock second
+    assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
+    assert codes[3].headers["Retry-After"] == "1"
+    clock.tick(1)
+    assert o.call("GET", "/incidents")[0].status_code == 200
