@@ -117,6 +117,8 @@ class Web:
                     code, headers["Location"] = int(q.get("code", 302)), q["to"]
                 elif url.path == "/loop":
                     code, headers["Location"] = 302, "/loop"
+                elif url.path == "/close":              # the server hangs up after answering
+                    headers["Connection"], self.close_connection = "close", True
                 raw = json.dumps(out).encode()
                 self.send_response(code)
                 for k, v in headers.items():

@@ -11,6 +11,7 @@ from typing import Optional
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+import urllib3.connection
 from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
                                 ReadTimeoutError, SSLError)
 
@@ -63,6 +64,16 @@ def probe(monitor: Monitor, ctx: ProbeContext) -> tuple[Observation, Optional[st
     raise AssertionError("unreachable: the loop returns on its last hop")
 
 
+class _CertRecording(urllib3.connection.HTTPSConnection):
+    """Reads the peer certificate right after the handshake: once a response says it will close
+    the connection, http.client drops the socket before we could ask it."""
+    expires_in: Optional[float] = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.expires_in = cert_expires_in(self.sock)
+
+
 class _Failure(Exception):
     def __init__(self, text: str, connected: bool = False):
         super().__init__(text)
@@ -105,6 +116,7 @@ def _request(method: str, url: str, body: Optional[str], extra: dict, ctx: Probe
             address, port, timeout=timeout, retries=False, maxsize=1,
             ssl_context=ctx.ssl_context(), cert_reqs="CERT_REQUIRED",
             server_hostname=host, assert_hostname=host)       # SNI and the cert check use the name
+        pool.ConnectionCls = _CertRecording
     else:
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
     default_port = port == (443 if https else 80)
@@ -130,8 +142,7 @@ def _request(method: str, url: str, body: Optional[str], extra: dict, ctx: Probe
         raise _Failure(f"request failed: {short(exc)}") from None
     finally:
         pool.close()        # closes idle connections only; the response keeps its own
-    sock = getattr(resp.connection, "sock", None) if https else None
-    return resp, (cert_expires_in(sock) if sock is not None else None)
+    return resp, getattr(resp.connection, "expires_in", None)
 
 
 def _secs(deadline: Deadline) -> str:

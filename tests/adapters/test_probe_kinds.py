@@ -51,6 +51,12 @@ def test_https_reads_the_certificate_from_the_handshake(ca, https):
     assert short.reasons[0].startswith("[CERTIFICATE_EXPIRATION] (21") and "> 2400h" in short.reasons[0]
 
 
+def test_certificate_is_read_even_when_the_server_closes_the_connection(ca, https):
+    res = check(https.url("/close", host="good.test"), ca,
+                conditions=("[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 720h"))
+    assert res.level == Level.OK, res.reasons
+
+
 def test_https_with_the_wrong_hostname_or_an_unknown_ca_fails(ca, https):
     wrong = check(https.url("/ok", host="wrong.test"), ca)
     assert wrong.level == Level.FAIL and wrong.error.startswith("TLS error")
