@@ -16,6 +16,8 @@ from .model import ComponentState, MonitorRegionState, StatusConfig
 from .snapshot import iso_ms, public_id
 from .uptime import DAYS, advance, kind_of, merge, rt_point, uptime_over
 
+REGION_DETAIL_DAYS = 14
+
 
 def annotate(doc: dict, config: StatusConfig, states: Mapping[str, ComponentState],
              active: Mapping[str, tuple], now: float) -> dict:
@@ -108,7 +110,11 @@ def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
             point = rt_point(day, per_region, tz, iso_ms)
             if point:
                 points[day] = point
-        rts[cid] = [points[d] for d in sorted(points)][-DAYS:]
+        kept = [points[d] for d in sorted(points)][-DAYS:]
+        # Per-region detail for the last two weeks only: it is most of the bytes, and the item
+        # must stay far below DynamoDB's 400 KB (the history table keeps every day in full).
+        rts[cid] = [p if i >= len(kept) - REGION_DETAIL_DAYS else
+                    {k: v for k, v in p.items() if k != "regions"} for i, p in enumerate(kept)]
         closed.extend((extra.get("key"), d, points.get(d["date"])) for d in done)
     doc["outpost"]["uptime"] = uptime
     doc["outpost"]["response_times"] = rts

@@ -168,3 +168,30 @@ def test_a_round_that_would_overrun_the_lambda_is_skipped_not_failed(stack, targ
     assert out["rounds"] == 2 and out["failing"] == 0
     items = c.store.recent_results("eu-west-1")
     assert len(items) == 2
+
+
+def test_two_regions_of_three_change_the_page_within_the_thresholds(stack):
+    """quorum 2, failure_threshold 2, success_threshold 2: the second failing round from two
+    regions changes the page, the second passing round restores it."""
+    c, client, clock, api_target, _ = stack
+
+    def split_round(bad_regions):
+        clock.tick(60)
+        api_target.behaviour = "fail"
+        run_round(c, bad_regions)
+        api_target.behaviour = "ok"
+        run_round(c, [r for r in REGIONS if r not in bad_regions])
+
+    rounds(c, clock, 2)
+    statuses = []
+    for _ in range(3):
+        split_round(["us-west-2", "eu-west-1"])
+        statuses.append(by_name(summary(client, clock), "API")[0]["status"])
+    assert statuses == ["operational", "major_outage", "major_outage"]
+    _, extra = by_name(summary(client, clock), "API")
+    assert extra["scope_text"] == "failing from 2 of 3 regions"
+    statuses = []
+    for _ in range(2):
+        rounds(c, clock, 1)
+        statuses.append(by_name(summary(client, clock), "API")[0]["status"])
+    assert statuses == ["major_outage", "operational"]
