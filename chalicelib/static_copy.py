@@ -43,6 +43,8 @@ def static_objects(snapshot: dict, now: float) -> list[StaticObject]:
            StaticObject("api/v2/shields.json", badges.page_shields(snapshot, stale), JSON)]
     out += [StaticObject(f"api/v2/{name}.json", v2.render(snapshot, name), JSON)
             for name in v2.ENDPOINTS]
+    from .routes.checks import render_uptime     # the checker's /api/v2/uptime.json
+    out.append(StaticObject("api/v2/uptime.json", render_uptime(snapshot), JSON))
     keys = {cid: extra.get("key") for cid, extra in (outpost(snapshot).get("components") or {}).items()}
     for row in snapshot.get("components") or ():
         svg = badges.component_svg(snapshot, row, stale)

@@ -86,6 +86,14 @@ def index():
     return _serve("html:index", lambda s: html.render_index(s, _stale(s)), HTML)
 
 
+# CloudFront asks its origins for the default root object, /index.html, when a visitor asks for
+# "/" (infra's static fallback): the API must answer that path with the same page.
+@bp.route("/index.html", cors=True)
+@_public
+def index_html():
+    return index()
+
+
 @bp.route("/history", cors=True)
 @_public
 def history():

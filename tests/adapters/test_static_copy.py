@@ -46,6 +46,7 @@ def test_everything_public_is_copied_with_type_and_cache_control(s3):
     ids = {k: f.cid(k) for k in ("api", "web", "search")}
     group = next(r["id"] for r in snap["components"] if r["group"])
     expected = {"index.html", "history.atom", "history.rss", "badge.svg", "api/v2/shields.json",
+                "api/v2/uptime.json",
                 *(f"api/v2/{n}.json" for n in v2.ENDPOINTS),
                 *(f"badge/{n}.svg" for n in [*ids, *ids.values(), group]),
                 *(f"api/v2/shields/{n}.json" for n in [*ids, *ids.values(), group]),

@@ -27,6 +27,7 @@ def rounds(c, clock, n):
 def _paths(snap):
     return {
         "/": "text/html; charset=utf-8",
+        "/index.html": "text/html; charset=utf-8",
         "/history?page=1": "text/html; charset=utf-8",
         f"/incidents/{snap['incidents'][0]['id']}": "text/html; charset=utf-8",
         "/history.atom": "application/atom+xml",
@@ -67,6 +68,13 @@ def test_page_shows_the_snapshot(stack):
                   "Network maintenance", "Database upgrade", "Slow search",
                   "failing from 2 of 3 regions", "99.99% uptime", "About this page"):
         assert words in text, words
+
+
+def test_index_html_is_the_same_page(stack):
+    c, client, clock, *_ = stack
+    publish(c, clock, f.busy_snapshot(now=clock()))
+    root, index = get(client, "/"), get(client, "/index.html")
+    assert root.body == index.body and root.headers["ETag"] == index.headers["ETag"]
 
 
 def test_before_any_check_the_page_is_unknown_not_green(stack):

@@ -266,3 +266,25 @@ def test_static_copy_switches_to_what_staleness_would_show():
     body = page(snap, static=True)
     api = body[body.index('<h4 class="name">API</h4>'):body.index('<h4 class="name">Website</h4>')]
     assert 'class="pill tone-major live-only"' in api and 'class="pill tone-major stale-only"' in api
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(colour):
+        r, g, b_ = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b_)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_text_colours_meet_wcag_aa_in_light_and_dark():
+    css = open(html.TEMPLATES + "/style.css").read()
+    light, dark = (dict(re.findall(r"--([\w-]+):(#[0-9a-f]{6})", block)) for block in
+                   (css.split("@media")[0], css.split("prefers-color-scheme:dark")[1].split("}}")[0]))
+    for palette in (light, dark):
+        for surface in ("bg", "card"):
+            for name in ("fg", "muted", "link", "ok", "degraded", "partial", "major",
+                         "maintenance", "unknown"):
+                assert _contrast(palette[name], palette[surface]) >= 4.5, (name, surface)
+        for tone in ("ok", "degraded", "partial", "major", "maintenance", "unknown"):
+            assert _contrast(palette["fg"], palette[f"{tone}-bg"]) >= 4.5, tone   # banners
