@@ -1,18 +1,37 @@
 """Chalice entry points: parse, call a service, render. Nothing else lives here."""
+import logging
+
 from chalice import Chalice, Rate, Response
 
 from chalicelib import http, wiring
 from chalicelib.routes import operator
 from chalicelib.routes import pages
 from chalicelib.routes import checks
+from chalicelib.routes import subscribe
 from chalicelib.render import v2
 from chalicelib.services import SnapshotUnavailable
 
 app = Chalice(app_name="outpost")
+# Chalice sets its app logger ("outpost") to ERROR; our modules log under "outpost.*" and their
+# INFO lines (round summaries, transitions, notifications) belong in CloudWatch.
+app.log.setLevel(logging.INFO)
 app.register_blueprint(operator.bp)
 app.register_blueprint(pages.bp)
 app.register_blueprint(checks.bp)
+app.register_blueprint(subscribe.bp)
 c = wiring.container
+
+# A literal is required here; `make package` points the event source at the real stream
+# (infra/resources.yaml), and the local stack feeds this handler from moto's stream.
+STATE_STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/outpost-state/stream/"
+                    "1970-01-01T00:00:00.000")
+
+
+@app.on_dynamodb_record(stream_arn=STATE_STREAM_ARN, batch_size=10,
+                        starting_position="TRIM_HORIZON")
+def on_state_change(event):
+    from chalicelib.fanout import handle_records
+    return handle_records(c, event.to_dict()["Records"])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 SCOPES = ("incidents:write", "components:write", "maintenance:write", "subscribers:read",
-          "keys:admin")
+          "subscribers:write", "keys:admin")
 _KEY = re.compile(r"^op_([a-z2-7]{10})_([A-Za-z0-9_-]{43})$")
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 

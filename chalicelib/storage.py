@@ -46,7 +46,8 @@ class JsonBlob(BinaryAttribute):
 
 
 def build_models(results_table: str, state_table: str, keys_table: str, audit_table: str,
-                 region: str, host: Optional[str] = None):
+                 region: str, host: Optional[str] = None,
+                 subscribers_table: str = "outpost-subscribers"):
     """Model classes bound to this deployment's tables; made at run time, never at import."""
 
     def meta(table):
@@ -61,7 +62,8 @@ def build_models(results_table: str, state_table: str, keys_table: str, audit_ta
         expires_at = TTLAttribute()
 
     class StateRow(Model):
-        Meta = meta(state_table)
+        # The stream is the outbox: every document change reaches the notifier, old and new.
+        Meta = type("Meta", (meta(state_table),), {"stream_view_type": "NEW_AND_OLD_IMAGES"})
         pk = UnicodeAttribute(hash_key=True)
         doc = JsonBlob(null=True)
         updated_at = NumberAttribute(default=0)
@@ -97,7 +99,15 @@ def build_models(results_table: str, state_table: str, keys_table: str, audit_ta
         revoked_at = NumberAttribute(null=True)
         last_used_at = NumberAttribute(null=True)
 
-    return ResultRow, StateRow, KeyRow, AuditRow, TokenRow
+    class SubscriberRow(Model):
+        Meta = meta(subscribers_table)
+        id = UnicodeAttribute(hash_key=True)
+        kind = UnicodeAttribute()                   # email | sms | webhook
+        address_hash = UnicodeAttribute()           # for "already subscribed?" without the address
+        state = UnicodeAttribute()                  # pending | active | unsubscribed
+        doc = JsonBlob()
+
+    return ResultRow, StateRow, KeyRow, AuditRow, TokenRow, SubscriberRow
 
 
 # -- codecs: domain <-> plain JSON ----------------------------------------------------------------
@@ -157,15 +167,18 @@ class Store:
 
     def __init__(self, results_table: str, state_table: str, keys_table: str, region: str,
                  host: Optional[str] = None, audit_table: str = "outpost-audit",
-                 history_table: str = "outpost-history"):
+                 history_table: str = "outpost-history",
+                 subscribers_table: str = "outpost-subscribers"):
         self.region, self.host = region, host
         self.HistoryRow = build_history_model(history_table, region, host)
-        self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.TokenRow = build_models(
-            results_table, state_table, keys_table, audit_table, region, host)
+        (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.TokenRow,
+         self.SubscriberRow) = build_models(results_table, state_table, keys_table, audit_table,
+                                            region, host, subscribers_table)
 
     # tables
     def create_tables(self) -> None:
-        for model in (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.HistoryRow):
+        for model in (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.HistoryRow,
+                      self.SubscriberRow):
             if not model.exists():
                 model.create_table(wait=True)
 
@@ -286,12 +299,97 @@ class Store:
             return False
 
     # rate limiting: one counter item per key per second, gone a minute later
-    def hit(self, bucket: str, now: float) -> int:
-        row = self.TokenRow(f"rate#{bucket}#{int(now)}")
+    def hit(self, bucket: str, now: float, window: float = 1.0) -> int:
+        """Count one hit in the current fixed window; the count so far (this one included)."""
+        row = self.TokenRow(f"rate#{bucket}#{int(now // window)}")
         row.update(actions=[self.TokenRow.hits.add(1),
                             self.TokenRow.expires_at.set(
-                                datetime.fromtimestamp(now + 60, timezone.utc))])
+                                datetime.fromtimestamp(now + window + 60, timezone.utc))])
         return int(row.hits)
+
+    def count(self, bucket: str, now: float, window: float = 1.0) -> int:
+        """Hits so far in the current window, without counting one."""
+        try:
+            row = self.TokenRow.get(f"rate#{bucket}#{int(now // window)}", consistent_read=True)
+        except DoesNotExist:
+            return 0
+        return int(row.hits or 0)
+
+    def complete_token(self, pk: str, owner: str, response: dict, now: float) -> None:
+        """Mark a claimed idempotency/dedupe key done, if we still own it."""
+        row = self.TokenRow(pk)
+        row.update(actions=[self.TokenRow.state.set("done"),
+                            self.TokenRow.response.set(response),
+                            self.TokenRow.updated_at.set(now)],
+                   condition=self.TokenRow.owner == owner)
+
+    def secret(self, name: str, make) -> str:
+        """A deployment secret kept in the state table, created once (first writer wins)."""
+        pk = f"secret#{name}"
+        try:
+            return self.TokenRow.get(pk, consistent_read=True).request_hash
+        except DoesNotExist:
+            pass
+        try:
+            self.TokenRow(pk, state="secret", request_hash=make()).save(
+                condition=self.TokenRow.pk.does_not_exist())
+        except PutError:
+            pass
+        return self.TokenRow.get(pk, consistent_read=True).request_hash
+
+    # subscribers ----------------------------------------------------------------------------
+    def put_subscriber(self, doc: dict) -> None:
+        self.SubscriberRow(doc["id"], kind=doc["kind"], address_hash=doc["address_hash"],
+                           state=doc["state"], doc=doc).save()
+
+    def get_subscriber(self, sub_id: str) -> Optional[dict]:
+        try:
+            return self.SubscriberRow.get(sub_id, consistent_read=True).doc
+        except DoesNotExist:
+            return None
+
+    def delete_subscriber(self, sub_id: str) -> bool:
+        try:
+            self.SubscriberRow(sub_id).delete(condition=self.SubscriberRow.id.exists())
+            return True
+        except Exception as exc:
+            if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def subscribers(self, kind: Optional[str] = None, state: Optional[str] = None) -> list[dict]:
+        cond = None
+        if kind:
+            cond = self.SubscriberRow.kind == kind
+        if state:
+            extra = self.SubscriberRow.state == state
+            cond = extra if cond is None else cond & extra
+        return [r.doc for r in self.SubscriberRow.scan(filter_condition=cond)]
+
+    def find_subscriber(self, kind: str, address_hash: str) -> Optional[dict]:
+        found = self.SubscriberRow.scan((self.SubscriberRow.kind == kind)
+                                        & (self.SubscriberRow.address_hash == address_hash))
+        return next((r.doc for r in found), None)
+
+    # stream records (the outbox) ------------------------------------------------------------
+    @staticmethod
+    def decode_stream_image(image: Optional[dict]) -> tuple[Optional[str], Optional[Any]]:
+        """(pk, doc) from a state-table stream image in DynamoDB JSON (Lambda's base64 or
+        boto3's bytes for binary values). Raises ValueError on anything it can't read."""
+        import base64
+        if not image:
+            return None, None
+        try:
+            pk = image["pk"]["S"]
+            raw = image.get("doc", {}).get("B")
+            if raw is None:
+                return pk, None
+            if isinstance(raw, str):
+                raw = base64.b64decode(raw)
+            return pk, json.loads(zlib.decompress(raw))
+        except (KeyError, TypeError, ValueError, zlib.error) as exc:
+            raise ValueError(f"unreadable state image: {exc}") from exc
+
 
     # incidents ------------------------------------------------------------------------------
     def load_incident(self, incident_id: str) -> tuple[Optional[dict], Optional[int]]:
@@ -388,3 +486,91 @@ class Store:
             self.TokenRow(pk).delete(condition=self.TokenRow.owner == owner)
         except Exception:                             # best effort: the lease expires anyway
             pass
+
+    # backups (chalicelib/backup.py): whole tables as plain JSON, and scratch copies ----------
+    def backup_models(self) -> dict:
+        """The tables a backup covers, by role. Raw results (they expire in a week) are not."""
+        models = {"state": self.StateRow, "keys": self.KeyRow, "audit": self.AuditRow,
+                  "history": self.HistoryRow}
+        if getattr(self, "SubscriberRow", None) is not None:
+            models["subscribers"] = self.SubscriberRow
+        return models
+
+    def table_names(self) -> dict[str, str]:
+        return {role: m.Meta.table_name for role, m in self.backup_models().items()}
+
+    def scan_plain(self, role: str):
+        """Every item of one table as plain JSON (JSON blobs decoded, sets as sorted lists, TTL
+        times as epoch seconds), read with strong consistency."""
+        for row in self.backup_models()[role].scan(consistent_read=True):
+            yield plain_item(row)
+
+    def put_plain(self, role: str, items) -> int:
+        """Write items exactly as given (versions included: no conditions, no increments)."""
+        model, n = self.backup_models()[role], 0
+        with model.batch_write() as batch:
+            for item in items:
+                batch.save(item_from_plain(model, item))
+                n += 1
+        return n
+
+    def scratch_copy(self, suffix: str) -> "Store":
+        """A Store on the same endpoint whose tables are named `<name>-<suffix>`."""
+        names = {role: f"{name}-{suffix}" for role, name in self.table_names().items()}
+        kwargs = {"subscribers_table": names["subscribers"]} if "subscribers" in names else {}
+        return Store(f"{self.ResultRow.Meta.table_name}-{suffix}", names["state"], names["keys"],
+                     self.region, self.host, audit_table=names["audit"],
+                     history_table=names["history"], **kwargs)
+
+    def create_backup_tables(self) -> None:
+        for model in self.backup_models().values():
+            if not model.exists():
+                model.create_table(wait=True)
+
+    def delete_backup_tables(self) -> None:
+        for model in self.backup_models().values():
+            if model.exists():
+                model.delete_table()
+
+    def save_backup_verified(self, record: dict, now: float) -> None:
+        """`backup#last_verified`: the last export that `outpost backup verify` proved."""
+        for _ in range(5):
+            _, version = self._load("backup#last_verified")
+            try:
+                self._save("backup#last_verified", record, version, now)
+                return
+            except Conflict:
+                continue
+        raise Conflict("backup#last_verified")
+
+    def load_backup_verified(self) -> Optional[dict]:
+        return self._load("backup#last_verified", consistent=False)[0]
+
+
+def plain_item(row) -> dict:
+    out = {}
+    for name, attr in row.get_attributes().items():
+        value = getattr(row, name, None)
+        if value is None:
+            continue
+        if isinstance(attr, TTLAttribute):
+            value = int(value.timestamp())
+        elif isinstance(value, (set, frozenset)):
+            value = sorted(value)
+        out[name] = value
+    return out
+
+
+def item_from_plain(model, item: dict):
+    attrs = model.get_attributes()
+    values = {}
+    for name, value in item.items():
+        attr = attrs.get(name)
+        if attr is None:
+            raise ValueError(f"{model.Meta.table_name}: unknown attribute {name!r}")
+        if isinstance(attr, TTLAttribute):
+            value = datetime.fromtimestamp(value, timezone.utc)
+        elif isinstance(attr, UnicodeSetAttribute):
+            value = set(value)
+        values[name] = value
+    return model(**values)

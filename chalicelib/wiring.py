@@ -27,6 +27,9 @@ class Settings:
     snapshot_cache_seconds: float
     static_bucket: Optional[str] = None      # S3 bucket for the static copy; None: no copy
     history_table: str = "outpost-history"
+    subscribers_table: str = "outpost-subscribers"
+    updates_topic_arn: Optional[str] = None
+    operator_topic_arn: Optional[str] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -46,6 +49,9 @@ class Settings:
             snapshot_cache_seconds=float(env.get("SNAPSHOT_CACHE_SECONDS", "5")),
             static_bucket=env.get("STATIC_BUCKET") or None,
             history_table=env.get("HISTORY_TABLE", "outpost-history"),
+            subscribers_table=env.get("SUBSCRIBERS_TABLE", "outpost-subscribers"),
+            updates_topic_arn=env.get("UPDATES_TOPIC_ARN") or None,
+            operator_topic_arn=env.get("OPERATOR_TOPIC_ARN") or None,
         )
 
 
@@ -104,7 +110,7 @@ class Container:
             s = self.settings
             return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
                          s.dynamodb_host, audit_table=s.audit_table,
-                         history_table=s.history_table)
+                         history_table=s.history_table, subscribers_table=s.subscribers_table)
         return self._get("store", build)
 
     @property
@@ -115,6 +121,14 @@ class Container:
             return Prober(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock,
                           allowed_networks=cfg.checks.allowed_networks)
         return self._get("prober", build)
+
+    @property
+    def notifier(self):
+        def build():
+            from .notify import Notifier
+            s = self.settings
+            return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn)
+        return self._get("notifier", build)
 
     @property
     def public_cache(self):

@@ -9,6 +9,7 @@ chalice local serves HTTP routes only and moto never fires schedules, so the sch
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -68,6 +69,46 @@ def _refuse_unknown_methods() -> None:
         setattr(ChaliceRequestHandler, f"do_{method}", refuse)
 
 
+def _topics() -> str:
+    """The updates and operator topics, plus a queue on each so the stack can print what would
+    have been mailed, texted or posted (moto delivers nothing to real phones or inboxes)."""
+    import boto3
+    sns = boto3.client("sns")
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="local-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for env, name in (("UPDATES_TOPIC_ARN", "outpost-local-updates"),
+                      ("OPERATOR_TOPIC_ARN", "outpost-local-operator")):
+        topic = sns.create_topic(Name=name)["TopicArn"]
+        os.environ[env] = topic
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
+    """Lambda's event source mapping, locally: feed the state table's stream to the handler, and
+    print each notification that went out."""
+    import boto3
+    from chalice.local import LambdaContext
+    from local.streams import StreamReader
+    log = logging.getLogger("outpost.notifications")
+    reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"),
+                          c.settings.state_table)
+    sqs = boto3.client("sqs")
+    handler = app.handler_map["on_state_change"]
+    while not stop.is_set():
+        try:
+            reader.poll(lambda ev: handler(ev, LambdaContext("on_state_change", 256)))
+            got = sqs.receive_message(QueueUrl=inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            for msg in got.get("Messages", []):
+                envelope = json.loads(msg["Body"])
+                log.info("sent: %s", envelope.get("Subject") or envelope.get("Message", "")[:120])
+                sqs.delete_message(QueueUrl=inbox_url, ReceiptHandle=msg["ReceiptHandle"])
+        except Exception:              # keep pumping: the next poll retries what failed
+            log.exception("stream pump failed")
+        stop.wait(0.5)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         datefmt="%H:%M:%S")
@@ -83,6 +124,7 @@ def main() -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     _fake_aws_env(moto_port)
+    inbox = _topics()
 
     from local import demo_service
     demo_port = int(os.environ.get("DEMO_PORT", str(port + 1)))
@@ -103,8 +145,8 @@ def main() -> int:
     c = wiring.container
     c.store.create_tables()
     publish_snapshot(c, {}, None)
-    key = mint_key(c, "local operator", ["incidents:write", "components:write",
-                                         "maintenance:write", "subscribers:read", "keys:admin"])
+    from chalicelib.auth import SCOPES
+    key = mint_key(c, "local operator", SCOPES)
     local_dir = os.environ.get("OUTPOST_LOCAL_DIR") or os.path.join(ROOT, ".local")
     os.makedirs(local_dir, exist_ok=True)
     key_path = os.path.join(local_dir, "operator.key")
@@ -115,7 +157,9 @@ def main() -> int:
     with open(os.path.join(local_dir, "aws.env"), "w") as fh:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                      "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "RESULTS_TABLE",
-                     "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "STATUS_FILE", "DEMO_URL"):
+                     "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "HISTORY_TABLE",
+                     "SUBSCRIBERS_TABLE", "UPDATES_TOPIC_ARN", "OPERATOR_TOPIC_ARN",
+                     "STATUS_FILE", "DEMO_URL"):
             if name in os.environ:
                 fh.write(f"{name}={os.environ[name]}\n")
 
@@ -141,6 +185,8 @@ def main() -> int:
     server = create_local_server(app, config, "127.0.0.1", port)
     app.__class__ = type("OutpostLocalChalice", (_PerThreadRequest, app.__class__), {})
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
+    threading.Thread(target=_pump_streams, args=(app, c, inbox, stop), name="streams",
+                     daemon=True).start()
 
     url = f"http://127.0.0.1:{port}"
     print(f"""

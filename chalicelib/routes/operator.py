@@ -290,6 +290,23 @@ def update_component(component_id, actor):
     return _json(_component_json(row, extra))
 
 
+@bp.route(PREFIX + "/subscribers", methods=["GET"])
+@operator("subscribers:read")
+def list_subscribers(actor):
+    from .. import subscribers
+    items = subscribers.listing(c)
+    return _json(items, headers={"X-Total-Count": str(len(items))})
+
+
+@bp.route(PREFIX + "/subscribers/{subscriber_id}", methods=["DELETE"])
+@operator("subscribers:write")
+def delete_subscriber(subscriber_id, actor):
+    from .. import subscribers
+    if not subscribers.remove(c, subscriber_id[:64]):
+        raise ApiError(404, "no such subscriber")
+    return _json({"id": subscriber_id, "deleted": True})
+
+
 _openapi_cache: dict = {}
 
 

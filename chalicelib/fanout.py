@@ -1,0 +1,170 @@
+"""The stream consumer: turn state-table changes into notifications, each sent exactly once.
+
+Delivery from the stream is at least once (retries, bisected batches, replays), so every send
+is fenced by a dedupe key `sent#<event id>#<channel>`: claimed with a short lease before the
+send, marked done after. A replay finds "done" and skips; a send that died mid-way is retried
+after its lease (at least once beats never). Records that can never be read are reported to the
+operators and skipped, so one poisoned record can't hold back the rest of the shard.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Callable, Optional
+
+from . import outbox
+from .render import messages
+from .snapshot import incident_v2, public_id
+
+log = logging.getLogger("outpost.fanout")
+LEASE_SECONDS = 60.0
+
+
+class Busy(Exception):
+    """Another invocation is sending this right now; retry the record later."""
+
+
+def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
+    """Run `send` unless this key was already sent; True when it ran now."""
+    pk = f"sent#{key}"
+    owner = secrets.token_hex(8)
+    held = c.store.claim_idempotency(pk, owner, "", c.clock(), lease=LEASE_SECONDS)
+    if held is not None:
+        if held.state == "done":
+            return False
+        raise Busy(key)
+    try:
+        result = send()
+    except Exception:
+        c.store.release_idempotency(pk, owner)
+        raise
+    c.store.complete_token(pk, owner, {"result": result}, c.clock())
+    return True
+
+
+def _rows(c) -> dict:
+    snap, _ = c.public_cache.snapshot()
+    cfg = c.config
+    by_id = {r["id"]: r for r in snap["components"]}
+    return snap, {comp.id: by_id[public_id(cfg.page.id, "component", comp.id)]
+                  for comp in cfg.components
+                  if public_id(cfg.page.id, "component", comp.id) in by_id}
+
+
+def deliver(c, event: outbox.Event) -> int:
+    """Send one event on every channel; returns how many sends happened now."""
+    if event.kind == "incident_update":
+        return _deliver_incident(c, event)
+    return _deliver_component(c, event)
+
+
+def _deliver_incident(c, event: outbox.Event) -> int:
+    from .subscribers import unsubscribe_url
+    cfg = c.config
+    snap, rows = _rows(c)
+    v2 = incident_v2(event.incident, cfg.page.id, cfg.page.url, rows, cfg.page.time_zone)
+    update = next(u for u in v2["incident_updates"] if f"update:{u['id']}" == event.id)
+    link = v2["shortlink"]
+    docs = f"{cfg.page.url.rstrip('/')}/api/v1/openapi.json"
+    sent = 0
+    message = messages.sns_message(
+        cfg.page.name, snap["page"], snap["status"], v2, update, link,
+        f"{cfg.page.url.rstrip('/')}/#subscribe", docs)
+    subject = messages.subject(cfg.page.name, v2, update)
+    sent += once(c, f"{event.id}#topic", lambda: c.notifier.publish_update(
+        message, subject, list(event.components), event.sms_worthy, event.kind))
+    payload = messages.webhook_payload(snap["page"], snap["status"], v2, None, docs)
+    for sub in _webhooks_for(c, event.components):
+        body = dict(payload, meta={**payload["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
+        sent += _post_once(c, event.id, sub, body)
+    if event.first and (event.incident.get("metadata") or {}).get("auto"):
+        sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
+            f"[{cfg.page.name}] Auto-incident opened: {event.incident['name']}",
+            f"Outpost opened an incident by itself.\n\n{update['body']}\n\n{link}"))
+    return sent
+
+
+def _deliver_component(c, event: outbox.Event) -> int:
+    from .subscribers import unsubscribe_url
+    cfg = c.config
+    snap, rows = _rows(c)
+    row = rows.get(event.component)
+    if row is None:
+        return 0
+    component_update = {"created_at": messages_ts(c, event.at), "new_status": event.new_status,
+                        "old_status": event.old_status, "id": event.id.replace(":", "-"),
+                        "component_id": row["id"]}
+    base = {"meta": {"documentation": f"{cfg.page.url.rstrip('/')}/api/v1/openapi.json"},
+            "page": {"id": cfg.page.id, "status_indicator": snap["status"]["indicator"],
+                     "status_description": snap["status"]["description"]},
+            "component_update": component_update,
+            "component": {"created_at": row["created_at"], "id": row["id"], "name": row["name"],
+                          "status": event.new_status}}
+    sent = 0
+    for sub in _webhooks_for(c, event.components):
+        body = dict(base, meta={**base["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
+        sent += _post_once(c, event.id, sub, body)
+    sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
+        f"[{cfg.page.name}] {row['name']}: {event.old_status} -> {event.new_status}",
+        f"{row['name']} is now {event.new_status.replace('_', ' ')} "
+        f"(was {event.old_status.replace('_', ' ')}).\n{cfg.page.url}"))
+    return sent
+
+
+def messages_ts(c, epoch: float) -> str:
+    from .snapshot import iso_ms
+    return iso_ms(epoch, c.config.page.time_zone)
+
+
+def _webhooks_for(c, components) -> list[dict]:
+    subs = c.store.subscribers(kind="webhook", state="active")
+    wanted = set(components)
+    return [s for s in subs if not s["components"] or not wanted or wanted & set(s["components"])]
+
+
+def _post_once(c, event_id: str, sub: dict, body: dict) -> int:
+    from .webhooks import DeliveryFailed, post
+    raw = json.dumps(body, separators=(",", ":")).encode()
+
+    def send():
+        try:
+            return post(sub["address"], raw, sub["secret"], event_id,
+                        c.config.checks.allow_private_targets, c.config.page.url)
+        except DeliveryFailed as exc:
+            # One broken receiver must not block everyone's stream: record it and move on.
+            log.warning("webhook %s failed for %s: %s", sub["id"], event_id, exc)
+            return f"failed: {exc}"
+    return int(once(c, f"{event_id}#webhook:{sub['id']}", send))
+
+
+def handle_records(c, records: list[dict]) -> dict:
+    """A stream batch; returns Lambda's partial-batch response so only failures retry."""
+    decode = c.store.decode_stream_image
+    for record in records:
+        seq = record.get("dynamodb", {}).get("SequenceNumber")
+        try:
+            pk, new = decode(record["dynamodb"].get("NewImage"))
+            _, old = decode(record["dynamodb"].get("OldImage"))
+        except (ValueError, KeyError) as exc:
+            log.error("skipping unreadable stream record %s: %s", seq, exc)
+            _report_poison(c, seq, exc)
+            continue
+        if pk is None:
+            continue
+        try:
+            for event in outbox.events(pk, old, new):
+                deliver(c, event)
+        except Exception:                               # noqa: BLE001 - retried by Lambda
+            log.exception("stream record %s failed; it will be retried", seq)
+            return {"batchItemFailures": [{"itemIdentifier": seq}]}
+    return {"batchItemFailures": []}
+
+
+def _report_poison(c, seq, exc) -> None:
+    try:
+        once(c, f"poison:{seq}#operator", lambda: c.notifier.publish_operator(
+            f"[{c.config.page.name}] unreadable stream record skipped",
+            f"Stream record {seq} could not be decoded and was skipped: {exc}"))
+    except Exception:                                   # noqa: BLE001 - best effort
+        log.exception("could not report the unreadable record")

@@ -1,0 +1,82 @@
+"""I/O: the only SNS module. Topics fan out to email, SMS, SQS and Lambda subscribers.
+
+Publishes use MessageStructure=json (each protocol gets its own body) and carry message
+attributes that subscription filter policies select on: `components` (which components an event
+is about, plus "page" for everything) and `sms_worthy` (Statuspage's SMS rule).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Optional
+
+log = logging.getLogger("outpost.notify")
+PAGE_WIDE = "page"            # every event carries it, so component filters still get page news
+
+
+def filter_policy(components: Optional[list[str]], sms_only_important: bool) -> Optional[dict]:
+    """The SNS filter policy for one subscriber (None: receive everything)."""
+    policy: dict = {}
+    if components:
+        policy["components"] = sorted(set(components)) + [PAGE_WIDE]
+    if sms_only_important:
+        policy["sms_worthy"] = ["true"]
+    return policy or None
+
+
+class Notifier:
+    def __init__(self, region: str, updates_topic_arn: Optional[str],
+                 operator_topic_arn: Optional[str]):
+        self.region = region
+        self.updates_topic_arn = updates_topic_arn
+        self.operator_topic_arn = operator_topic_arn
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+            self._client = boto3.client("sns", region_name=self.region)
+        return self._client
+
+    def publish_update(self, message: str, subject: str, components: list[str],
+                       sms_worthy: bool, kind: str) -> Optional[str]:
+        if not self.updates_topic_arn:
+            log.warning("UPDATES_TOPIC_ARN is not set; subscribers were not notified")
+            return None
+        resp = self.client.publish(
+            TopicArn=self.updates_topic_arn, Message=message, MessageStructure="json",
+            Subject=subject,
+            MessageAttributes={
+                "components": {"DataType": "String.Array",
+                               "StringValue": json.dumps(sorted(set(components)) + [PAGE_WIDE])},
+                "sms_worthy": {"DataType": "String", "StringValue": str(sms_worthy).lower()},
+                "event_kind": {"DataType": "String", "StringValue": kind},
+            })
+        return resp["MessageId"]
+
+    def publish_operator(self, subject: str, text: str) -> Optional[str]:
+        if not self.operator_topic_arn:
+            log.warning("OPERATOR_TOPIC_ARN is not set; operator alert dropped: %s", subject)
+            return None
+        resp = self.client.publish(TopicArn=self.operator_topic_arn, Subject=subject[:99],
+                                   Message=text)
+        return resp["MessageId"]
+
+    def send_sms(self, phone: str, text: str) -> str:
+        resp = self.client.publish(
+            PhoneNumber=phone, Message=text,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String",
+                                                       "StringValue": "Transactional"}})
+        return resp["MessageId"]
+
+    def subscribe(self, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
+        attrs = {"FilterPolicy": json.dumps(policy)} if policy else {}
+        resp = self.client.subscribe(TopicArn=self.updates_topic_arn, Protocol=protocol,
+                                     Endpoint=endpoint, Attributes=attrs,
+                                     ReturnSubscriptionArn=True)
+        return resp["SubscriptionArn"]
+
+    def unsubscribe(self, arn: str) -> None:
+        if arn and arn.startswith("arn:"):
+            self.client.unsubscribe(SubscriptionArn=arn)
