@@ -162,8 +162,6 @@ def index(snapshot: dict, stale: bool) -> dict:
                              sorted((m for m in maintenances if m.get("status") == "scheduled"),
                                     key=common.sort_key)],
         "past": [incident(i, tz) for i in past[:PAST_ON_INDEX]],
-        "more_history": len(past) > PAST_ON_INDEX or any(
-            m.get("status") == "completed" for m in maintenances),
     }
 
 

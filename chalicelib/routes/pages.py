@@ -100,7 +100,8 @@ def history():
     from ..render import html, view
     raw = (bp.current_request.query_params or {}).get("page", "1")
     snap, _ = c.public_cache.snapshot()
-    number = int(raw) if raw.isdigit() and len(raw) < 7 else 0
+    # ASCII digits only: "²".isdigit() is true, and int() of it raises.
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 0
     if not 1 <= number <= view.history_pages(snap):
         return _html_not_found()
     return _serve(f"html:history:{number}", lambda s: html.render_history(s, number)

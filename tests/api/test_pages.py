@@ -145,7 +145,8 @@ def test_a_hot_request_does_no_rendering(stack, monkeypatch):
 UNKNOWN_PAGES = [
     "/incidents/nope", "/incidents/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/incidents/" + "x" * 500,
     "/incidents/%E2%98%83", "/history?page=0", "/history?page=abc", "/history?page=2",
-    "/history?page=-1", "/history?page=99999999999999999999",
+    "/history?page=-1", "/history?page=99999999999999999999", "/history?page=%C2%B2",
+    "/history?page=%D9%A1",
 ]
 
 
