@@ -12,7 +12,7 @@ env.setup()                 # before anything creates a botocore client
 def main() -> int:
     from moto import mock_aws
 
-    from . import check_round, public_pages, public_read
+    from . import check_round, detection, mixed_round, public_pages, public_read
     from .dynamo import DynamoCalls
     from .table import Row, render
 
@@ -27,6 +27,9 @@ def main() -> int:
         round_rows, stress_rows, round_facts = check_round.run()
     finally:
         calls.uninstall()
+    mixed_rows, _ = mixed_round.run()
+    with mock_aws():
+        detect_rows, _ = detection.run()
     total = time.perf_counter() - started
 
     print(render(f"(a) Public read: summary.json, {public_read.BIG} components, moto DynamoDB",
@@ -41,8 +44,17 @@ def main() -> int:
     print()
     print(render("(b') Extra, not a DESIGN target: every target healthy but slow", stress_rows))
     print()
+    print(render(f"(c) Check round, every kind mixed: {sum(mixed_round.MIX.values())} targets "
+                 f"(HTTP, HTTPS, TCP, TLS, DNS) at {check_round.DELAY_MS} ms + "
+                 f"{sum(mixed_round.HANG.values())} hanging, timeout {check_round.TIMEOUT:g} s",
+                 mixed_rows))
+    print()
+    print(render("(d) Detection latency in simulated time: 3 regions, quorum 2, thresholds 2, "
+                 "5 s public cache", detect_rows))
+    print()
 
-    scored = [r for r in read_rows + page_rows + round_rows if r.ok is not None]
+    scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
+              if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "
