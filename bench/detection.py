@@ -159,7 +159,8 @@ def run() -> tuple[list[Row], dict]:
     sub_minute = "        interval: 20s\n"
     target = _Target()
     quiet = logging.getLogger("outpost")
-    level, quiet.level = quiet.level, logging.ERROR     # every simulated transition logs a warning
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)                       # every simulated transition logs a warning
     try:
         for label, extra, gap in (("every 60 s", "", PERIOD),
                                   ("every 20 s (3 rounds per invocation)", sub_minute, 20.0)):
