@@ -158,6 +158,7 @@ def run() -> tuple[list[Row], dict]:
     facts: dict = {}
     sub_minute = "        interval: 20s\n"
     target = _Target()
+    import app  # noqa: F401  (importing it sets the "outpost" logger's level; quiet it after)
     quiet = logging.getLogger("outpost")
     level = quiet.level
     quiet.setLevel(logging.ERROR)                       # every simulated transition logs a warning
