@@ -36,9 +36,9 @@ def on_state_change(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def run_checks(event):
-    from chalicelib.manage import Actor, advance_maintenance
     from chalicelib.checker import run_invocation
-    advance_maintenance(c, Actor("scheduler", event.to_dict().get("id", "schedule")))
+    from chalicelib.manage import housekeeping
+    housekeeping(c, event.to_dict().get("id", "schedule"))
     return run_invocation(c, event.context)
 
 

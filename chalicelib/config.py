@@ -506,6 +506,8 @@ OPERATIONS = {
     "api_rate_limit": Field(_integer(1), default=20),
     "auto_incidents": Field(_boolean, default=True),
     "social_url": Field(_text_where(_url_problem)),
+    "auto_incident_title": Field(_text, default=Operations.auto_incident_title),
+    "auto_incident_body": Field(_text, default=Operations.auto_incident_body),
 }
 
 TOP = {

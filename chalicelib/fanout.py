@@ -109,6 +109,49 @@ def _deliver_component(c, event: outbox.Event) -> int:
         f"[{cfg.page.name}] {row['name']}: {event.old_status} -> {event.new_status}",
         f"{row['name']} is now {event.new_status.replace('_', ' ')} "
         f"(was {event.old_status.replace('_', ' ')}).\n{cfg.page.url}"))
+    if cfg.operations.auto_incidents:
+        scope = ((snap.get("outpost") or {}).get("components", {}).get(row["id"]) or {})
+        _auto_incident(c, event, row["name"], scope.get("scope_text"))
+    return sent
+
+
+def _auto_incident(c, event: outbox.Event, name: str, scope_text) -> None:
+    """Open (or move to monitoring) Outpost's own incident; replays are fenced by the event id."""
+    from . import incidents, manage
+    ops = c.config.operations
+    action = incidents.auto_incident(event.component, name, event.new_status, scope_text,
+                                     manage.list_incidents(c), ops.auto_incident_title,
+                                     ops.auto_incident_body)
+    if action is None:
+        return
+    actor = manage.Actor("outpost-auto", event.id)
+    if action[0] == "open":
+        manage.create_incident(c, action[1], actor, idempotency_key=event.id)
+    else:
+        once(c, f"{event.id}#auto-monitor", lambda: manage.update_incident(
+            c, action[1], action[2], actor, action="incident.auto_monitor")[0]["id"])
+
+
+def nudge_quiet_incidents(c) -> int:
+    """Remind the operators of open incidents that have said nothing for `update_reminder`:
+    users left in the dark lose trust. At most once per interval per incident."""
+    from . import incidents, manage
+    every = c.config.operations.update_reminder
+    now = c.clock()
+    sent = 0
+    for doc in manage.list_incidents(c, kind="incident", unresolved=True):
+        quiet = now - incidents.quiet_since(doc)
+        if quiet < every:
+            continue
+        bucket = int(quiet // every)
+        minutes = int(quiet // 60)
+        sent += once(c, f"nudge:{doc['id']}:{doc['updates'][0]['id']}:{bucket}",
+                     lambda doc=doc, minutes=minutes: c.notifier.publish_operator(
+                         f"[{c.config.page.name}] No update for {minutes} min: {doc['name']}",
+                         f"The incident \"{doc['name']}\" ({doc['status']}) has had no public "
+                         f"update for {minutes} minutes. Post what you know, even if it is "
+                         f"'still investigating'.\n{c.config.page.url.rstrip('/')}/incidents/"
+                         f"{doc['id']}"))
     return sent
 
 

@@ -355,3 +355,50 @@ def worst_impact(incidents: list[dict]) -> str:
 def sort_newest_first(incidents: list[dict]) -> list[dict]:
     return sorted(incidents, key=lambda d: (d.get("scheduled_for") or d["created_at"]),
                   reverse=True)
+
+
+# -- what Outpost does by itself ----------------------------------------------------------------
+
+_AUTO_IMPACT = {"major_outage": "major", "partial_outage": "minor"}
+
+
+def _fill(template: str, **values: str) -> str:
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+def auto_incident(component_key: str, component_name: str, new_status: str, scope_text: str,
+                  incidents: list[dict], title: str, body: str) -> Optional[tuple[str, Any]]:
+    """("open", create payload), ("monitor", incident id, patch payload), or None.
+
+    An outage confirmed by quorum opens an "investigating" incident unless an open one already
+    covers the component; a recovery moves Outpost's own incident to "monitoring" (a human
+    resolves it). The incident names the component but doesn't pin its status, so the checker
+    keeps driving the component while the incident is open.
+    """
+    covering = [d for d in incidents if d["kind"] != "scheduled" and is_open(d)
+                and component_key in d["component_ids"]]
+    words = {"component": component_name, "status": new_status.replace("_", " "),
+             "scope": scope_text or "several regions"}
+    if new_status in _AUTO_IMPACT:
+        if covering:
+            return None
+        return "open", {"incident": {
+            "name": _fill(title, **words)[:MAX_NAME], "body": _fill(body, **words)[:MAX_BODY],
+            "status": "investigating", "component_ids": [component_key],
+            "impact_override": _AUTO_IMPACT[new_status], "metadata": {"auto": True}}}
+    if new_status == "operational":
+        mine = [d for d in covering if (d.get("metadata") or {}).get("auto")
+                and d["status"] in ("investigating", "identified")]
+        if mine:
+            return "monitor", mine[0]["id"], {"incident": {
+                "status": "monitoring",
+                "body": f"{component_name} has recovered; we are monitoring it."}}
+    return None
+
+
+def quiet_since(doc: dict) -> float:
+    """When the incident last said anything publicly."""
+    return max(u["created_at"] for u in doc["updates"]) if doc["updates"] else doc["created_at"]

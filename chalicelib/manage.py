@@ -230,3 +230,15 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
         raise RuntimeError("overrides are changing too fast; try again")
     republish(c)
     return key
+
+
+def housekeeping(c, run_id: str) -> None:
+    """What the scheduler does besides checking: maintenance that starts or ends by itself, and
+    reminders for quiet incidents. Each task fails alone; the checks must run regardless."""
+    from .fanout import nudge_quiet_incidents
+    actor = Actor("scheduler", run_id)
+    for task in (lambda: advance_maintenance(c, actor), lambda: nudge_quiet_incidents(c)):
+        try:
+            task()
+        except Exception:                      # noqa: BLE001 - logged; next minute retries
+            log.exception("scheduled housekeeping task failed")

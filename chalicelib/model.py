@@ -113,6 +113,9 @@ class Operations:
     api_rate_limit: int = 20                     # requests per second per key
     auto_incidents: bool = True
     social_url: Optional[str] = None             # the official account, linked from the page
+    auto_incident_title: str = "{component} is experiencing issues"
+    auto_incident_body: str = ("Our checks from {scope} found {component} in {status}. We are "
+                               "investigating; updates follow here.")
 
 
 @dataclass(frozen=True)

@@ -301,3 +301,56 @@ def test_email_signup_is_enumeration_safe_and_operators_can_erase(wired):
     assert gone.status_code == 200
     assert boto3.client("sns", region_name="us-east-1").list_subscriptions_by_topic(
         TopicArn=c.notifier.updates_topic_arn)["Subscriptions"][2:] == []
+
+
+def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_monitoring(wired):
+    from chalicelib.services import run_round
+    c, client, clock, key, pump, drain, receiver, _ = wired
+    targets = wired_targets(c)
+    targets.behaviour = "fail"
+    for _ in range(2):
+        clock.tick(60)
+        run_round(c)
+    pump()                                     # component event -> auto-incident -> its update
+    pump()
+    unresolved = json.loads(client.http.get("/api/v2/incidents/unresolved.json").body)["incidents"]
+    assert [i["name"] for i in unresolved] == ["API is experiencing issues"]
+    (inc,) = unresolved
+    assert inc["status"] == "investigating" and inc["impact"] == "major"
+    assert "failing from 3 of 3 regions" in inc["incident_updates"][0]["body"]
+    public = [json.loads(m) for m in drain("public")]
+    assert [p["incident"]["name"] for p in public] == ["API is experiencing issues"]
+    ops = drain("ops")
+    assert any("Outpost opened an incident by itself" in m for m in ops)
+    # replays change nothing
+    pump()
+    assert len(json.loads(client.http.get("/api/v2/incidents.json").body)["incidents"]) == 1
+    targets.behaviour = "ok"
+    for _ in range(2):
+        clock.tick(60)
+        run_round(c)
+    pump()
+    pump()
+    clock.tick(6)
+    (inc,) = json.loads(client.http.get("/api/v2/incidents.json").body)["incidents"]
+    assert inc["status"] == "monitoring"       # a human resolves it
+
+
+def wired_targets(c):
+    from tests.api.conftest import CURRENT_TARGETS
+    return CURRENT_TARGETS[0]
+
+
+def test_quiet_incident_nudges_operators_once_per_interval(wired):
+    from chalicelib.fanout import nudge_quiet_incidents
+    c, client, clock, key, pump, drain, receiver, _ = wired
+    post(client, "/api/v1/pages/acme/incidents", {"incident": {"name": "Slow"}}, key)
+    clock.tick(29 * 60)
+    assert nudge_quiet_incidents(c) == 0
+    clock.tick(2 * 60)
+    assert nudge_quiet_incidents(c) == 1
+    assert nudge_quiet_incidents(c) == 0       # once per interval
+    clock.tick(30 * 60)
+    assert nudge_quiet_incidents(c) == 1
+    nudges = [m for m in drain("ops") if "has had no public update" in m]
+    assert len(nudges) == 2
