@@ -165,7 +165,8 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
                     target="= 0, 304", ok=resp.status_code == 304 and not ops))
 
     real_clock = c.clock
-    c.override(clock=lambda: real_clock() + 3600)  # the snapshot cache's TTL has passed
+    # past the snapshot cache TTL (60 s) but not past stale_after (3 x 60 s): same data, fresh read
+    c.override(clock=lambda: real_clock() + 61)
     resp, ops = get(SUMMARY)
     c.override(clock=real_clock)
     same = (resp.headers.get("ETag") or resp.headers.get("etag")) == etag
