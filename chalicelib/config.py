@@ -605,10 +605,9 @@ def _monitor_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> No
         return
     round_s = checks.interval
     where, node = f"{m.key}.interval", m.nodes["interval"]
-    if interval > round_s:
-        r.fail(node, where, f"{interval:g}s is longer than checks.interval ({round_s:g}s): every "
-                            "monitor runs at least once per round")
-    elif not math.isclose(round_s / interval, round(round_s / interval)):
+    if interval >= round_s:
+        return           # the schedule fires once per round: such a monitor runs every round
+    if not math.isclose(round_s / interval, round(round_s / interval)):
         r.fail(node, where, f"{interval:g}s does not divide checks.interval ({round_s:g}s) evenly, "
                             "so rounds could not be spaced equally (try 10s, 15s, 20s or 30s)")
     elif timeout is not None and timeout + MIN_INTERVAL_MARGIN > interval:

@@ -81,8 +81,9 @@ def component_status(levels: list[Level]) -> ComponentStatus:
 
 
 def stale_after(monitor: Monitor, policy: CheckPolicy) -> float:
-    """A region's view of a monitor counts as unknown after 3 missed intervals."""
-    return 3 * (monitor.interval or policy.interval)
+    """A region's view of a monitor counts as unknown after 3 missed intervals (a monitor runs at
+    least once per round, whatever longer interval it asks for)."""
+    return 3 * min(monitor.interval or policy.interval, policy.interval)
 
 
 def derive_component_states(

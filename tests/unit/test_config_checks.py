@@ -45,6 +45,16 @@ def test_every_kind_loads_with_its_default_conditions():
     assert (dns.kind, dns.conditions, dns.nameserver) == ("dns", ("[DNS_RCODE] == NOERROR",), "1.1.1.1:53")
 
 
+def test_an_interval_longer_than_the_round_runs_every_round():
+    from chalicelib.checker import plan
+    from chalicelib.status import stale_after
+    cfg = load("- url: https://api.example/\n  interval: 5m\n")
+    (mon,) = cfg.components[0].monitors
+    assert mon.interval == 300.0
+    assert plan([mon], cfg.checks.interval) == [(0, ("api.0",))]
+    assert stale_after(mon, cfg.checks) == 180.0
+
+
 def test_maintenance_windows_use_the_page_time_zone_unless_given_an_offset():
     cfg = load("- url: https://api.example/\n", """
 maintenance:
@@ -107,9 +117,6 @@ CASES = {
     "too many redirects": ("""
         - url: https://x.example/
           max_redirects: 9  #<""", "components[0].monitors[0].max_redirects", ["at most 5"]),
-    "interval longer than the round": ("""
-        - url: https://x.example/
-          interval: 2m  #<""", "components[0].monitors[0].interval", ["longer than checks.interval"]),
     "interval that does not divide the round": ("""
         - url: https://x.example/
           interval: 25s  #<""", "components[0].monitors[0].interval", ["does not divide", "20s"]),
