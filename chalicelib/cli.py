@@ -364,5 +364,119 @@ def keys_revoke(obj, key_id):
     click.echo(f"revoked {key_id} (takes effect within 30 s)")
 
 
+
+# -- offsite guard (chalicelib/doctor.py) ------------------------------------------------------
+
+_PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@main.command("doctor")
+@click.option("--status-file", "doctor_file", type=click.Path(dir_okay=False), default=None,
+              help="Status file to check (default: --status-file/STATUS_FILE, then the bundled "
+                   "chalicelib/status.yaml that deploys).")
+@click.option("--stage", default="prod", show_default=True,
+              help="Stage to check for; `local` relaxes the deploy-only rules.")
+@click.pass_obj
+def doctor_command(obj, doctor_file, stage):
+    """Refuse a deploy that would not be offsite. Exit 0 ok (warnings printed), 1 refused."""
+    from . import doctor
+    path = doctor_file or obj["status_file"] or os.path.join(_PROJECT, "chalicelib", "status.yaml")
+    project = os.getcwd() if os.path.exists(os.path.join(".chalice", "config.json")) else _PROJECT
+    code, text = doctor.run(path, stage, project_dir=project)
+    click.echo(text, err=bool(code))
+    sys.exit(code)
+
+
+# -- backups (chalicelib/backup.py; DynamoDB directly, like keys) -----------------------------
+
+def _backup_container(local: bool):
+    c = _container(local)
+    if local:
+        # Table names the local stack uses but may not have written to aws.env.
+        try:
+            with open(os.path.join(_PROJECT, ".chalice", "config.json")) as fh:
+                names = json.load(fh)["stages"]["local"]["environment_variables"]
+        except (OSError, KeyError, ValueError):
+            names = {}
+        for name, value in names.items():
+            if name.endswith("_TABLE"):
+                os.environ.setdefault(name, value)
+    return c
+
+
+def _progress():
+    from .backup import Progress
+    return Progress(lambda line: click.echo(line, err=True))
+
+
+def _sections_table(sections) -> None:
+    for name, (count, digest) in sections:
+        click.echo(f"  {name:<12} {count:>7} items  sha256 {digest[:16]}")
+
+
+@main.group()
+def backup():
+    """Export the data to a checksummed JSON file; prove an export restores (needs AWS
+    credentials for the tables; verify also creates and deletes scratch tables)."""
+
+
+@backup.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default outpost-backup-<UTC time>.json; *.gz is gzipped).")
+@click.option("--local", is_flag=True, help="Use the running local stack's DynamoDB.")
+def backup_export(out, local):
+    """Write incidents, component states, overrides, the snapshot, keys (hashes), history,
+    audit log and subscribers to one versioned, checksummed JSON file."""
+    import time
+    from . import backup as b
+    c = _backup_container(local)
+    started = time.monotonic()
+    try:
+        doc = b.export(c.store, c.clock(), _progress())
+        path = out or time.strftime("outpost-backup-%Y%m%dT%H%M%SZ.json", time.gmtime(c.clock()))
+        size = b.write_export(doc, path)
+    except b.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:                         # noqa: BLE001 - AWS errors, said plainly
+        raise click.ClickException(f"export failed: {exc.__class__.__name__}: {exc}") from None
+    click.echo(f"wrote {path} ({size} bytes, format {doc['format_version']}, sha256 "
+               f"{doc['sha256'][:16]}) in {time.monotonic() - started:.1f}s")
+    _sections_table((n, (s["count"], s["sha256"])) for n, s in doc["sections"].items())
+
+
+@backup.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--local", is_flag=True, help="Use the running local stack's DynamoDB.")
+@click.option("--no-record", is_flag=True,
+              help="Don't record this as the deployment's last verified backup.")
+def backup_verify(file, local, no_record):
+    """Restore FILE into fresh scratch tables, prove every section equal (counts and sha256),
+    then delete them. A corrupt or altered file fails (exit 1) before anything is created."""
+    from . import backup as b
+    c = _backup_container(local)
+    try:
+        doc = b.read_export(file)
+        report = b.verify(c.store, doc, _progress())
+    except b.BackupError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    except Exception as exc:                         # noqa: BLE001
+        raise click.ClickException(f"verify failed: {exc.__class__.__name__}: {exc}") from None
+    click.echo(f"verified {file}: restored into {len(report.scratch_tables)} scratch tables "
+               f"(deleted again) in {report.seconds:.1f}s; every section equal")
+    _sections_table(sorted(report.sections.items()))
+    for line in report.checks:
+        click.echo(f"  ok  {line}")
+    same = (doc.get("source") or {}).get("tables") == c.store.table_names()
+    if no_record or not same:
+        if not same:
+            click.echo("not recorded: the export came from other tables than this deployment's")
+        return
+    try:
+        shown = b.record_verified(c, doc, report, file)
+    except Exception as exc:                         # noqa: BLE001 - the proof stands anyway
+        raise click.ClickException(f"verified, but could not record it: {exc}") from None
+    click.echo(f"recorded as the last verified backup; the page shows {shown}")
+
+
 if __name__ == "__main__":
     main()

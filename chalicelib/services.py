@@ -146,6 +146,7 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
                              incident_docs=tuple(incident_docs), manual_overrides=manual)
         # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
         closed = attach_history(c, previous, doc, states, views)
+        doc["outpost"]["last_verified_backup"] = _last_verified_backup(c, previous, doc)
         try:
             saved = store.save_snapshot(doc, version, c.clock())
         except Conflict:
@@ -154,6 +155,24 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
         _static_copy(c, doc)
         return saved
     raise RuntimeError("could not save snapshot: too many conflicts")
+
+
+def _last_verified_backup(c, previous: Optional[dict], doc: dict) -> Optional[str]:
+    """When `outpost backup verify` last proved an export (ISO, page time zone), or None.
+    Carried from the previous snapshot (the verify command patches it in); read from the state
+    table only when there is no previous value to carry, so a round costs no extra read."""
+    old = (previous or {}).get("outpost") or {}
+    if "last_verified_backup" in old:
+        return old["last_verified_backup"]
+    try:
+        record = c.store.load_backup_verified()
+    except Exception:                                 # noqa: BLE001 - a page without it is fine
+        log.exception("could not read backup#last_verified")
+        return None
+    if not record or not record.get("verified_at"):
+        return None
+    from .snapshot import iso_ms
+    return iso_ms(record["verified_at"], doc["page"]["time_zone"])
 
 
 def _static_copy(c, doc: dict) -> None:

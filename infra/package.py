@@ -1,15 +1,25 @@
-"""`make package`: chalice's SAM template merged with infra/resources.yaml into build/, then cfn-lint.
+"""`make package`: `outpost doctor` on the status file, then chalice's SAM template merged with
+infra/ into build/, then cfn-lint on everything.
 
-Needs no AWS credentials; chalice only wants a region name to render ARNs.
+    python -m infra.package [STAGE] [--out DIR]
+
+Needs no AWS credentials; chalice only wants a region name to render ARNs. A stage named
+"checker-<region>" is one more vantage point: it merges infra/checker.yaml (no tables, the home
+stage's tables by parameter) and drops the stream consumer, which belongs to the home stage.
+The CloudFront web ACL (infra/waf.yaml) is copied to DIR and linted for us-east-1, the only
+region CloudFront takes web ACLs from.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+WAF_REGION = "us-east-1"
 
 
 def merge_template(stage: str) -> str:
@@ -17,24 +27,79 @@ def merge_template(stage: str) -> str:
     return "checker.yaml" if stage.startswith("checker-") else "resources.yaml"
 
 
+def run_doctor(stage: str, env) -> int:
+    """The offsite guard, on the status file the functions will ship with. 0 ok, 1 refused."""
+    sys.path.insert(0, ROOT)
+    from chalicelib import doctor
+    path = env.get("STATUS_FILE") or os.path.join(ROOT, "chalicelib", "status.yaml")
+    code, text = doctor.run(path, stage=stage, project_dir=ROOT, environ=env)
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def drop_stream_consumers(template_path: str) -> list[str]:
+    """Remove functions fed by a DynamoDB stream: a checker stage has no table of its own and a
+    stream event source can't cross regions; the home stage's consumer does the notifying."""
+    import yaml
+    with open(template_path) as fh:
+        doc = yaml.safe_load(fh)
+    resources = doc["Resources"]
+    gone = [name for name, res in resources.items()
+            if res.get("Type") == "AWS::Serverless::Function"
+            and any(ev.get("Type") == "DynamoDB"
+                    for ev in (res.get("Properties", {}).get("Events") or {}).values())]
+    for name in gone:
+        del resources[name]
+    for name in [k for k, out in (doc.get("Outputs") or {}).items()
+                 if any(g in repr(out) for g in gone)]:
+        del doc["Outputs"][name]
+    if gone:
+        with open(template_path, "w") as fh:
+            yaml.safe_dump(doc, fh, sort_keys=False)
+    return gone
+
+
+def lint(jobs: list[tuple[str, str]], env) -> int:
+    """cfn-lint each (template, region), concurrently. Its exit code is a bit field: 2 errors,
+    4 warnings, 8 informational; any of them fails the package."""
+    procs = [subprocess.Popen([os.path.join(BIN, "cfn-lint"), "--regions", region, "--", path],
+                              cwd=ROOT, env=env) for path, region in jobs]
+    codes = [p.wait() for p in procs]
+    return next((code for code in codes if code), 0)
+
+
 def main(argv: list[str]) -> int:
-    stage = argv[0] if argv else os.environ.get("STAGE", "prod")
+    args = list(argv)
     out = os.path.join(ROOT, "build")
+    if "--out" in args:
+        i = args.index("--out")
+        out = os.path.abspath(args[i + 1])
+        del args[i:i + 2]
+    stage = args[0] if args else os.environ.get("STAGE", "prod")
+    started = time.monotonic()
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
     for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(leaked, None)
+    if run_doctor(stage, env):
+        print("make package: refused by `outpost doctor` (fix the status file above)",
+              file=sys.stderr)
+        return 1
     subprocess.run([os.path.join(BIN, "chalice"), "package", "--stage", stage,
                     "--merge-template", os.path.join(ROOT, "infra", merge_template(stage)), out],
                    cwd=ROOT, env=env, check=True)
     template = os.path.join(out, "sam.yaml")
-    # cfn-lint's exit code is a bit field: 2 errors, 4 warnings, 8 informational. Fail on any.
-    lint = subprocess.run([os.path.join(BIN, "cfn-lint"), "--regions", env["AWS_DEFAULT_REGION"],
-                           "--", template], cwd=ROOT, env=env)
-    if lint.returncode:
-        print(f"cfn-lint found problems in {template}", file=sys.stderr)
-        return lint.returncode
-    print(f"packaged {template} (stage {stage}); cfn-lint clean")
+    if stage.startswith("checker-"):
+        for name in drop_stream_consumers(template):
+            print(f"{stage}: dropped {name} (the home stage consumes the stream)")
+    waf = os.path.join(out, "waf.yaml")
+    shutil.copyfile(os.path.join(ROOT, "infra", "waf.yaml"), waf)
+    code = lint([(template, env["AWS_DEFAULT_REGION"]), (waf, WAF_REGION)], env)
+    if code:
+        print(f"cfn-lint found problems in {template} or {waf}", file=sys.stderr)
+        return code
+    print(f"packaged {template} (stage {stage}) and {waf} in {time.monotonic() - started:.1f}s; "
+          f"cfn-lint clean")
     return 0
 
 
