@@ -30,13 +30,15 @@ class StaticObject(NamedTuple):
     content_type: str
 
 
-def static_objects(snapshot: dict, now: float) -> list[StaticObject]:
+def static_objects(snapshot: dict, now: float,
+                   social_url: Optional[str] = None) -> list[StaticObject]:
     """Everything the public API serves, rendered from `snapshot` as of `now` (for staleness)."""
     from .render import badges, feeds, html, v2
     from .render.common import is_stale, outpost
 
     stale = is_stale(snapshot, now)
-    out = [StaticObject("index.html", html.render_index(snapshot, stale, static=True), HTML),
+    index = html.render_index(snapshot, stale, static=True, social_url=social_url)
+    out = [StaticObject("index.html", index, HTML),
            StaticObject("history.atom", feeds.render_atom(snapshot), "application/atom+xml"),
            StaticObject("history.rss", feeds.render_rss(snapshot), "application/rss+xml"),
            StaticObject("badge.svg", badges.page_svg(snapshot, stale), "image/svg+xml"),
@@ -125,4 +127,5 @@ def publish_static(c, snapshot: dict) -> Optional[dict]:
     publisher = c.static_publisher
     if not publisher.bucket:
         return None
-    return publisher.publish(static_objects(snapshot, c.clock()))
+    return publisher.publish(static_objects(snapshot, c.clock(),
+                                            c.config.operations.social_url))

@@ -54,12 +54,13 @@ def _favicon(tone: str) -> Markup:
     return Markup("data:image/svg+xml," + quote(svg, safe="/:=' "))
 
 
-def render_index(snapshot: dict, stale: bool, static: bool = False) -> bytes:
+def render_index(snapshot: dict, stale: bool, static: bool = False,
+                 social_url: Optional[str] = None) -> bytes:
     """The status page. `static` is the copy written to S3: it cannot be re-rendered when checks
     stop, so it carries both the live and the "unknown" view and a few lines of script that switch
     to the latter once its data is older than the staleness limit (readers without JS still see
     the "as of" time next to every status)."""
-    ctx = view.index(snapshot, stale)
+    ctx = view.index(snapshot, stale, social_url)
     extra = ctx["extra"]
     return _render("index.html", root="", static=static, **ctx,
                    favicon=_favicon(ctx["banner"]["tone"]),

@@ -15,7 +15,7 @@ HISTORY_PAGE_SIZE = 10
 PAST_ON_INDEX = 5
 
 
-def page_info(snapshot: dict) -> dict:
+def page_info(snapshot: dict, social_url: Optional[str] = None) -> dict:
     page = snapshot.get("page") or {}
     extra = common.outpost(snapshot)
     return {"name": page.get("name") or "Status", "url": page.get("url") or "",
@@ -23,17 +23,15 @@ def page_info(snapshot: dict) -> dict:
             "hosted_on": common.place(extra.get("hosted_on")),
             "service_hosted_on": common.place(extra.get("service_hosted_on")),
             "regions": list(extra.get("regions") or ()), "quorum": extra.get("quorum"),
-            "social": _social(extra.get("social"))}
+            "social": _social(social_url)}
 
 
-def _social(links) -> list[dict]:
-    """Official accounts, when the snapshot carries them ({"name", "url"} items); http(s) only."""
-    out = []
-    for link in links or ():
-        url = str((link or {}).get("url") or "")
-        if url.lower().startswith(("https://", "http://")):
-            out.append({"name": str(link.get("name") or url), "url": url})
-    return out
+def _social(url: Optional[str]) -> Optional[dict]:
+    """The official account (status file: operations.social_url), http(s) only."""
+    url = str(url or "").strip()
+    if not url.lower().startswith(("https://", "http://")):
+        return None
+    return {"url": url, "name": url.split("://", 1)[1].rstrip("/")}
 
 
 def banner(snapshot: dict, stale: bool) -> dict:
@@ -144,8 +142,8 @@ def incident(item: dict, tz: str) -> dict:
     }
 
 
-def index(snapshot: dict, stale: bool) -> dict:
-    page = page_info(snapshot)
+def index(snapshot: dict, stale: bool, social_url: Optional[str] = None) -> dict:
+    page = page_info(snapshot, social_url)
     tz = page["time_zone"]
     incidents = snapshot.get("incidents") or []
     maintenances = snapshot.get("scheduled_maintenances") or []

@@ -83,7 +83,9 @@ def _html_not_found() -> Response:
 @_public
 def index():
     from ..render import html
-    return _serve("html:index", lambda s: html.render_index(s, _stale(s)), HTML)
+    # The social link comes from the status file, fixed for the life of this process.
+    social = c.config.operations.social_url
+    return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social), HTML)
 
 
 # CloudFront asks its origins for the default root object, /index.html, when a visitor asks for

@@ -25,7 +25,7 @@ def s3():
 def container(bucket=BUCKET, now=f.T0):
     c = wiring.Container()
     c.env = {"AWS_DEFAULT_REGION": "us-east-1", **({"STATIC_BUCKET": bucket} if bucket else {})}
-    c.override(clock=lambda: now)
+    c.override(clock=lambda: now, config=f.CFG)
     return c
 
 
@@ -67,6 +67,19 @@ def test_everything_public_is_copied_with_type_and_cache_control(s3):
     page = got["index.html"]["Body"].read().decode()
     assert "Partial System Outage" in page and "data-as-of=" in page      # the static variant
     assert "major outage" in got["badge/api.svg"]["Body"].read().decode()
+
+
+
+def test_the_social_link_from_the_status_file_is_in_the_copy(s3):
+    import dataclasses
+
+    from chalicelib.model import Operations
+    c = container()
+    c.override(config=dataclasses.replace(f.CFG, operations=Operations(
+        social_url="https://social.example/@acme")))
+    static_copy.publish_static(c, f.busy_snapshot())
+    page = s3.get_object(Bucket=BUCKET, Key="index.html")["Body"].read().decode()
+    assert '<a href="https://social.example/@acme" rel="me noopener">' in page
 
 
 def test_only_changed_objects_are_written_and_removed_ones_are_pruned(s3):

@@ -77,6 +77,16 @@ def test_index_html_is_the_same_page(stack):
     assert root.body == index.body and root.headers["ETag"] == index.headers["ETag"]
 
 
+def test_the_official_account_from_the_status_file_is_linked(stack):
+    import dataclasses
+
+    from chalicelib.model import Operations
+    c, client, clock, *_ = stack
+    c.override(config=dataclasses.replace(c.config, operations=Operations(
+        social_url="https://social.example/@acme")))
+    assert 'href="https://social.example/@acme" rel="me noopener"' in get(client, "/").body.decode()
+
+
 def test_before_any_check_the_page_is_unknown_not_green(stack):
     c, client, clock, *_ = stack
     body = get(client, "/").body.decode()

@@ -288,3 +288,17 @@ def test_text_colours_meet_wcag_aa_in_light_and_dark():
                 assert _contrast(palette[name], palette[surface]) >= 4.5, (name, surface)
         for tone in ("ok", "degraded", "partial", "major", "maintenance", "unknown"):
             assert _contrast(palette["fg"], palette[f"{tone}-bg"]) >= 4.5, tone   # banners
+
+
+@pytest.mark.parametrize("url, link", [
+    ("https://social.example/@acme", '<a href="https://social.example/@acme" rel="me noopener">'
+                                     "social.example/@acme</a>"),
+    ("javascript:alert(1)", None),
+    (None, None),
+])
+def test_official_account_link(url, link):
+    body = html.render_index(f.busy_snapshot(), False, social_url=url).decode()
+    if link:
+        assert link in body
+    else:
+        assert "official account" not in body and "javascript:" not in body
