@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -76,7 +78,7 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
             response_of: Optional[Callable[[dict, int], dict]] = None) -> int:
     """Write the incident with the feed and audit, retrying only the feed race."""
     store = c.store
-    for _ in range(MAX_RETRIES):
+    for attempt in range(MAX_RETRIES):
         feed, feed_version = store.load_incident_feed()
         after = 1 if version is None else version + 1
         token = None
@@ -89,6 +91,7 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
                 _audit(actor, action, doc, version, after, c.clock(), idem_key), c.clock(), token)
         except Conflict as exc:
             if str(exc) == "feed":
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
                 continue
             raise
         republish(c)

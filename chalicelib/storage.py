@@ -448,6 +448,9 @@ class Store:
                 raise Conflict("feed") from exc
             if 3 in failed:
                 raise Conflict("idempotency") from exc
+            if "TransactionConflict" in reasons:
+                # another transaction held one of these items at that instant: just try again
+                raise Conflict("feed") from exc
             raise
         return inc.version if version is None else version + 1
 

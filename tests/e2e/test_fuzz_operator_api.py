@@ -14,7 +14,9 @@ def test_operator_api_survives_schemathesis(tmp_path):
         exe = os.path.join(os.path.dirname(sys.executable), "schemathesis")
         run = subprocess.run(
             [exe, "run", f"{stack.url}/api/v1/openapi.json", "-H", f"Authorization: Bearer {key}",
-             "--max-examples", "6", "--generation-deterministic", "--workers", "2",
+             # one worker: hypothesis' lambda introspection is not thread-safe on Python 3.11
+             # (SystemError "AST constructor recursion depth mismatch" with --workers 2)
+             "--max-examples", "3", "--generation-deterministic", "--workers", "1",
              # The schema can't express cross-field rules (a maintenance needs both times, a
              # backfill needs past times), so valid-looking bodies may rightly get 422. Undeclared
             # methods get API Gateway's answer (403 "missing authentication token"), not 405.
