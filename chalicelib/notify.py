@@ -26,8 +26,9 @@ def filter_policy(components: Optional[list[str]], sms_only_important: bool) -> 
 
 class Notifier:
     def __init__(self, region: str, updates_topic_arn: Optional[str],
-                 operator_topic_arn: Optional[str]):
+                 operator_topic_arn: Optional[str], dead_letter_arn: Optional[str] = None):
         self.region = region
+        self.dead_letter_arn = dead_letter_arn
         self.updates_topic_arn = updates_topic_arn
         self.operator_topic_arn = operator_topic_arn
         self._client = None
@@ -72,6 +73,9 @@ class Notifier:
 
     def subscribe(self, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
         attrs = {"FilterPolicy": json.dumps(policy)} if policy else {}
+        if self.dead_letter_arn:
+            # what SNS can't deliver after its retries lands in a queue (alarmed), not nowhere
+            attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_arn})
         resp = self.client.subscribe(TopicArn=self.updates_topic_arn, Protocol=protocol,
                                      Endpoint=endpoint, Attributes=attrs,
                                      ReturnSubscriptionArn=True)

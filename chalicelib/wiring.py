@@ -127,7 +127,8 @@ class Container:
         def build():
             from .notify import Notifier
             s = self.settings
-            return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn)
+            return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn,
+                            self.env.get("UPDATES_DLQ_ARN") or None)
         return self._get("notifier", build)
 
     @property

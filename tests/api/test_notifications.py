@@ -354,3 +354,18 @@ def test_quiet_incident_nudges_operators_once_per_interval(wired):
     assert nudge_quiet_incidents(c) == 1
     nudges = [m for m in drain("ops") if "has had no public update" in m]
     assert len(nudges) == 2
+
+
+def test_subscriptions_get_the_dead_letter_queue(wired):
+    c, client, *_ = wired
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="updates-dlq")["QueueUrl"]
+    dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    notifier = c.notifier
+    c.override(notifier=Notifier("us-east-1", notifier.updates_topic_arn,
+                                 notifier.operator_topic_arn, dlq))
+    assert post(client, "/api/v1/subscribe", {"email": "dl@example.com"})[0].status_code == 202
+    sns = boto3.client("sns", region_name="us-east-1")
+    (sub,) = [s for s in sns.list_subscriptions()["Subscriptions"] if s["Protocol"] == "email"]
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
+    assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq}
