@@ -23,7 +23,10 @@ def page_info(snapshot: dict, social_url: Optional[str] = None) -> dict:
             "hosted_on": common.place(extra.get("hosted_on")),
             "service_hosted_on": common.place(extra.get("service_hosted_on")),
             "regions": list(extra.get("regions") or ()), "quorum": extra.get("quorum"),
-            "social": _social(social_url)}
+            "social": _social(social_url),
+            "last_verified_backup": common.human_time(extra.get("last_verified_backup"),
+                                                      page.get("time_zone") or "Etc/UTC")
+            if extra.get("last_verified_backup") else None}
 
 
 def _social(url: Optional[str]) -> Optional[dict]:

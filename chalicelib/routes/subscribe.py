@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
@@ -31,10 +32,21 @@ def _error(err: SubscribeError) -> Response:
     return resp
 
 
+def _is_form() -> bool:
+    ctype = (bp.current_request.headers or {}).get("content-type") or ""
+    return ctype.startswith("application/x-www-form-urlencoded")
+
+
 def _payload():
     raw = bp.current_request.raw_body or b""
     if len(raw) > MAX_BODY:
         raise SubscribeError(413, f"request body is over {MAX_BODY} bytes")
+    if _is_form():
+        # The page's plain HTML form: the same fields, components as a comma list.
+        fields = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        if "components" in fields:
+            fields["components"] = [p for p in fields["components"].split(",") if p]
+        return fields
     try:
         return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -46,12 +58,17 @@ def _ip() -> str:
     return (ctx.get("identity") or {}).get("sourceIp") or "unknown"
 
 
-@bp.route("/api/v1/subscribe", methods=["POST"], cors=True)
+@bp.route("/api/v1/subscribe", methods=["POST"], cors=True, content_types=_FORM)
 def subscribe():
+    form = _is_form()
     try:
         status, body = subscribers.subscribe(c, _payload(), _ip())
     except SubscribeError as err:
+        if form:
+            return _page("Not subscribed", f"<p>{html.escape(err.message)}.</p>", err.status)
         return _error(err)
+    if form:
+        return _page("Almost there", f"<p>{html.escape(body['message'])}</p>", status)
     return _json(status, body)
 
 

@@ -369,3 +369,16 @@ def test_subscriptions_get_the_dead_letter_queue(wired):
     (sub,) = [s for s in sns.list_subscriptions()["Subscriptions"] if s["Protocol"] == "email"]
     attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
     assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq}
+
+
+def test_the_pages_plain_html_form_subscribes(wired):
+    c, client, *_ = wired
+    page = client.http.get("/")
+    assert b'<form method="post" action="' in page.body and b'name="email"' in page.body
+    resp = client.http.post("/api/v1/subscribe", body="email=form%40example.com",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 202 and b"Check your inbox" in resp.body
+    assert resp.headers["Content-Type"].startswith("text/html")
+    bad = client.http.post("/api/v1/subscribe", body="email=%3Cscript%3E",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert bad.status_code == 422 and b"<script>" not in bad.body
