@@ -184,6 +184,7 @@ def _post_once(c, event_id: str, sub: dict, body: dict) -> int:
 def handle_records(c, records: list[dict]) -> dict:
     """A stream batch; returns Lambda's partial-batch response so only failures retry."""
     decode = c.store.decode_stream_image
+    c.public_cache.invalidate()         # render with the snapshot the change just produced
     for record in records:
         seq = record.get("dynamodb", {}).get("SequenceNumber")
         try:

@@ -381,7 +381,7 @@ def auto_incident(component_key: str, component_name: str, new_status: str, scop
     covering = [d for d in incidents if d["kind"] != "scheduled" and is_open(d)
                 and component_key in d["component_ids"]]
     words = {"component": component_name, "status": new_status.replace("_", " "),
-             "scope": scope_text or "several regions"}
+             "scope": scope_text or "confirmed by several regions"}
     if new_status in _AUTO_IMPACT:
         if covering:
             return None

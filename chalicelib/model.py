@@ -114,8 +114,8 @@ class Operations:
     auto_incidents: bool = True
     social_url: Optional[str] = None             # the official account, linked from the page
     auto_incident_title: str = "{component} is experiencing issues"
-    auto_incident_body: str = ("Our checks from {scope} found {component} in {status}. We are "
-                               "investigating; updates follow here.")
+    auto_incident_body: str = ("Our automatic checks found {component} in {status} ({scope}). "
+                               "We are investigating; updates follow here.")
 
 
 @dataclass(frozen=True)
