@@ -56,7 +56,50 @@ def deliver(c, event: outbox.Event) -> int:
     """Send one event on every channel; returns how many sends happened now."""
     if event.kind == "incident_update":
         return _deliver_incident(c, event)
-    return _deliver_component(c, event)
+    if c.config.operations.auto_incidents:
+        # The first public word must not wait out the debounce window.
+        _, rows = _rows(c)
+        row = rows.get(event.component)
+        if row is not None:
+            snap, _ = c.public_cache.snapshot()
+            scope = ((snap.get("outpost") or {}).get("components", {}).get(row["id"]) or {})
+            _auto_incident(c, event, row["name"], scope.get("scope_text"))
+    if c.config.subscribers.debounce <= 0:
+        return _deliver_component(c, event)
+    _update_pending(c, lambda pending: outbox.debounce(pending, event))
+    return 0
+
+
+PENDING = "pending_components"
+
+
+def _update_pending(c, change) -> dict:
+    from .storage import Conflict
+    for _ in range(8):
+        pending, version = c.store.load_document(PENDING)
+        new = change(pending or {})
+        if new == (pending or {}):
+            return new
+        try:
+            c.store.save_document(PENDING, new, version, c.clock())
+            return new
+        except Conflict:
+            continue
+    raise RuntimeError("pending component changes are too busy; retried later")
+
+
+def flush_component_updates(c) -> int:
+    """Send the component changes that held for the debounce window (run every minute): a
+    flapping component produces one message, or none if it came back, not ten."""
+    pending, _ = c.store.load_document(PENDING)
+    ready = outbox.due(pending or {}, c.clock(), c.config.subscribers.debounce)
+    sent = 0
+    for event in ready:
+        sent += _deliver_component(c, event)
+    if ready:
+        sent_ids = {e.id for e in ready}
+        _update_pending(c, lambda p: {k: v for k, v in p.items() if v["id"] not in sent_ids})
+    return sent
 
 
 def _deliver_incident(c, event: outbox.Event) -> int:
@@ -109,9 +152,6 @@ def _deliver_component(c, event: outbox.Event) -> int:
         f"[{cfg.page.name}] {row['name']}: {event.old_status} -> {event.new_status}",
         f"{row['name']} is now {event.new_status.replace('_', ' ')} "
         f"(was {event.old_status.replace('_', ' ')}).\n{cfg.page.url}"))
-    if cfg.operations.auto_incidents:
-        scope = ((snap.get("outpost") or {}).get("components", {}).get(row["id"]) or {})
-        _auto_incident(c, event, row["name"], scope.get("scope_text"))
     return sent
 
 

@@ -238,9 +238,10 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
 def housekeeping(c, run_id: str) -> None:
     """What the scheduler does besides checking: maintenance that starts or ends by itself, and
     reminders for quiet incidents. Each task fails alone; the checks must run regardless."""
-    from .fanout import nudge_quiet_incidents
+    from .fanout import flush_component_updates, nudge_quiet_incidents
     actor = Actor("scheduler", run_id)
-    for task in (lambda: advance_maintenance(c, actor), lambda: nudge_quiet_incidents(c)):
+    for task in (lambda: advance_maintenance(c, actor), lambda: nudge_quiet_incidents(c),
+                 lambda: flush_component_updates(c)):
         try:
             task()
         except Exception:                      # noqa: BLE001 - logged; next minute retries

@@ -68,3 +68,30 @@ def _component_events(old: dict, new: dict) -> list[Event]:
                          component=key, old_status=before["status"],
                          new_status=state["status"], at=state["since"], components=(key,)))
     return out
+
+
+def debounce(pending: dict, event: Event) -> dict:
+    """Fold a component change into the changes waiting out the debounce window.
+
+    Down-then-up inside the window cancels out; down-then-partial becomes one change from the
+    first old status to the latest new one. A replayed (older) event changes nothing.
+    """
+    out = {k: dict(v) for k, v in pending.items()}
+    entry = out.get(event.component)
+    if entry is None:
+        out[event.component] = {"id": event.id, "old": event.old_status,
+                                "new": event.new_status, "at": event.at}
+        return out
+    if event.at <= entry["at"]:
+        return out
+    entry.update(id=event.id, new=event.new_status, at=event.at)
+    if entry["new"] == entry["old"]:
+        del out[event.component]
+    return out
+
+
+def due(pending: dict, now: float, wait: float) -> list[Event]:
+    """The waiting changes that have held for `wait` seconds, as events to send."""
+    return [Event(id=e["id"], kind="component_update", component=key, old_status=e["old"],
+                  new_status=e["new"], at=e["at"], components=(key,))
+            for key, e in sorted(pending.items()) if now - e["at"] >= wait]

@@ -234,6 +234,12 @@ class Store:
         return self._save("snapshot", doc, version, now)
 
     # generic versioned document
+    def load_document(self, pk: str) -> tuple[Optional[Any], Optional[int]]:
+        return self._load(pk)
+
+    def save_document(self, pk: str, doc: Any, version: Optional[int], now: float) -> int:
+        return self._save(pk, doc, version, now)
+
     def _load(self, pk: str, consistent: bool = True) -> tuple[Optional[Any], Optional[int]]:
         try:
             row = self.StateRow.get(pk, consistent_read=consistent)

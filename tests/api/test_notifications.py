@@ -382,3 +382,34 @@ def test_the_pages_plain_html_form_subscribes(wired):
     bad = client.http.post("/api/v1/subscribe", body="email=%3Cscript%3E",
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert bad.status_code == 422 and b"<script>" not in bad.body
+
+
+def test_flapping_component_sends_one_webhook_or_none(wired):
+    from dataclasses import replace
+    from chalicelib.fanout import flush_component_updates
+    from chalicelib.services import run_round
+    c, client, clock, key, pump, drain, receiver, _ = wired
+    c.override(config=replace(c.config, operations=replace(c.config.operations,
+                                                           auto_incidents=False)))
+    post(client, "/api/v1/subscribe", {"webhook": receiver.url})
+    target = wired_targets(c)
+
+    def rounds(behaviour, n):
+        target.behaviour = behaviour
+        for _ in range(n):
+            clock.tick(60)
+            run_round(c)
+        pump()
+    rounds("fail", 2)                  # down...
+    rounds("ok", 2)                    # ...and back within the 300 s window
+    clock.tick(400)
+    assert flush_component_updates(c) == 0 and receiver.deliveries == []
+    rounds("fail", 2)                  # down for good
+    assert flush_component_updates(c) == 0                   # still inside the window
+    clock.tick(301)
+    assert flush_component_updates(c) >= 1
+    (delivery,) = receiver.deliveries
+    body = json.loads(delivery[1])
+    assert body["component_update"]["old_status"] == "operational"
+    assert body["component_update"]["new_status"] == "major_outage"
+    assert flush_component_updates(c) == 0                  # sent once

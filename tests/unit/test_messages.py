@@ -80,3 +80,22 @@ def test_component_events_from_the_components_document():
     (ev,) = events("components", old, new)
     assert (ev.id, ev.old_status, ev.new_status) == ("component:api:9.0", "operational", "major_outage")
     assert events("snapshot", old, new) == []
+
+
+def cev(at, old, new):
+    from chalicelib.outbox import Event
+    return Event(id=f"component:api:{at}", kind="component_update", component="api",
+                 old_status=old, new_status=new, at=at, components=("api",))
+
+
+def test_debounce_folds_flaps_into_one_change_or_none():
+    from chalicelib.outbox import debounce, due
+    p = debounce({}, cev(10, "operational", "major_outage"))
+    assert due(p, 100, 300) == []                                   # still inside the window
+    back = debounce(p, cev(50, "major_outage", "operational"))
+    assert back == {}                                               # down and up: nothing to say
+    worse = debounce(p, cev(50, "major_outage", "partial_outage"))
+    (ev,) = due(worse, 350, 300)
+    assert (ev.old_status, ev.new_status, ev.id) == ("operational", "partial_outage",
+                                                     "component:api:50")
+    assert debounce(worse, cev(10, "operational", "major_outage")) == worse   # replayed: no-op
