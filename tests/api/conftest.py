@@ -42,13 +42,9 @@ class Clock:
         self.t += seconds
 
 
-CURRENT_TARGETS: list = []      # the live targets of the running test, for helpers
-
-
 @pytest.fixture
 def targets():
     a, b = Target(), Target()
-    CURRENT_TARGETS[:] = [a, b]
     yield a, b
     a.close()
     b.close()

@@ -303,10 +303,11 @@ def test_email_signup_is_enumeration_safe_and_operators_can_erase(wired):
         TopicArn=c.notifier.updates_topic_arn)["Subscriptions"][2:] == []
 
 
-def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_monitoring(wired):
+def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_monitoring(
+        wired, targets):
     from chalicelib.services import run_round
     c, client, clock, key, pump, drain, receiver, _ = wired
-    targets = wired_targets(c)
+    targets = targets[0]                       # the same live targets the stack watches
     targets.behaviour = "fail"
     for _ in range(2):
         clock.tick(60)
@@ -334,11 +335,6 @@ def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_m
     clock.tick(6)
     (inc,) = json.loads(client.http.get("/api/v2/incidents.json").body)["incidents"]
     assert inc["status"] == "monitoring"       # a human resolves it
-
-
-def wired_targets(c):
-    from tests.api.conftest import CURRENT_TARGETS
-    return CURRENT_TARGETS[0]
 
 
 def test_quiet_incident_nudges_operators_once_per_interval(wired):
@@ -384,7 +380,7 @@ def test_the_pages_plain_html_form_subscribes(wired):
     assert bad.status_code == 422 and b"<script>" not in bad.body
 
 
-def test_flapping_component_sends_one_webhook_or_none(wired):
+def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     from dataclasses import replace
     from chalicelib.fanout import flush_component_updates
     from chalicelib.services import run_round
@@ -392,7 +388,7 @@ def test_flapping_component_sends_one_webhook_or_none(wired):
     c.override(config=replace(c.config, operations=replace(c.config.operations,
                                                            auto_incidents=False)))
     post(client, "/api/v1/subscribe", {"webhook": receiver.url})
-    target = wired_targets(c)
+    target = targets[0]
 
     def rounds(behaviour, n):
         target.behaviour = behaviour
