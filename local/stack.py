@@ -191,10 +191,13 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     print(f"""
 Outpost local stack is up.
+  status page       {url}/
   status page JSON  {url}/api/v2/summary.json
-  operator key      {key_path}   ({key[:14]}...)
+  operator key      {key}
+                    (also in {key_path}; the outpost CLI reads it from there)
   demo service      {os.environ['DEMO_URL']}   (break it: curl -X POST {os.environ['DEMO_URL']}/_demo/fail)
   checks            every {interval:g}s from {os.environ['CHECK_REGIONS']}
+  try               .venv/bin/outpost status    .venv/bin/outpost incident open "Test" -m "Testing"
 Ctrl-C to stop.
 """, flush=True)
 
