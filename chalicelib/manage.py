@@ -239,6 +239,8 @@ def housekeeping(c, run_id: str) -> None:
     """What the scheduler does besides checking: maintenance that starts or ends by itself, and
     reminders for quiet incidents. Each task fails alone; the checks must run regardless."""
     from .fanout import flush_component_updates, nudge_quiet_incidents
+    if c.settings.checker_only:
+        return                                 # the home region's scheduler does these, once
     actor = Actor("scheduler", run_id)
     for task in (lambda: advance_maintenance(c, actor), lambda: nudge_quiet_incidents(c),
                  lambda: flush_component_updates(c)):

@@ -30,6 +30,7 @@ class Settings:
     subscribers_table: str = "outpost-subscribers"
     updates_topic_arn: Optional[str] = None
     operator_topic_arn: Optional[str] = None
+    checker_only: bool = False               # a checker stage in another region (no topics here)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -52,6 +53,7 @@ class Settings:
             subscribers_table=env.get("SUBSCRIBERS_TABLE", "outpost-subscribers"),
             updates_topic_arn=env.get("UPDATES_TOPIC_ARN") or None,
             operator_topic_arn=env.get("OPERATOR_TOPIC_ARN") or None,
+            checker_only=bool(env.get("HOME_REGION")) and env.get("HOME_REGION") != region,
         )
 
 
