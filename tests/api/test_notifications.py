@@ -409,3 +409,20 @@ def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     assert body["component_update"]["old_status"] == "operational"
     assert body["component_update"]["new_status"] == "major_outage"
     assert flush_component_updates(c) == 0                  # sent once
+
+
+def test_an_http_endpoint_subscribed_to_the_topic_gets_statuspage_json_once(wired):
+    """Operators can also hang their own endpoints (or Lambda/SQS) straight off the topic."""
+    c, client, clock, key, pump, drain, receiver, _ = wired
+    sns = boto3.client("sns", region_name="us-east-1")
+    sns.subscribe(TopicArn=c.notifier.updates_topic_arn, Protocol="http", Endpoint=receiver.url,
+                  Attributes={"RawMessageDelivery": "true"})
+    _, inc = post(client, "/api/v1/pages/acme/incidents", {"incident": {"name": "Via SNS"}}, key)
+    pump()
+    pump()
+    (delivery,) = receiver.deliveries
+    body = json.loads(delivery[1])
+    if body.get("Type") == "Notification":       # moto wraps http deliveries even when raw
+        body = json.loads(body["Message"])
+    assert body["incident"]["id"] == inc["id"] and body["page"]["id"] == "acme"
+    assert "X-Outpost-Signature" not in delivery[0]     # SNS's own delivery: not ours to sign
