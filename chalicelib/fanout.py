@@ -214,7 +214,7 @@ def _post_once(c, event_id: str, sub: dict, body: dict) -> int:
         try:
             return post(sub["address"], raw, sub["secret"], event_id,
                         c.config.checks.allow_private_targets, c.config.page.url)
-        except DeliveryFailed as exc:
+        except Exception as exc:              # noqa: BLE001 - see below
             # One broken receiver must not block everyone's stream: record it and move on.
             log.warning("webhook %s failed for %s: %s", sub["id"], event_id, exc)
             return f"failed: {exc}"

@@ -1,6 +1,8 @@
 """Small HTTP helpers shared by routes: conditional GETs and cache headers."""
 from __future__ import annotations
 
+import json
+
 from chalice import Response
 
 # Browsers and CDNs may reuse a response for 15 s, keep serving it for a minute while they fetch
@@ -33,3 +35,32 @@ def unavailable(retry_after: int = 5) -> Response:
                     status_code=503, headers={"Retry-After": str(retry_after),
                                               "Cache-Control": "no-store",
                                               "Access-Control-Allow-Origin": "*"})
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes):
+    """Strict JSON from a request body; ValueError with a message fit for a 400.
+
+    Refuses what Python's json would let through but later output can't carry: NaN/Infinity,
+    lone surrogates (they can't be encoded as UTF-8 anywhere downstream), and nesting deep
+    enough to exhaust the stack.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("request body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("request body is not UTF-8") from None
+    except ValueError as exc:
+        raise ValueError(f"request body is not valid JSON: {exc}") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("request body contains an invalid Unicode character "
+                         "(a lone surrogate)") from None
+    except RecursionError:
+        raise ValueError("request body is nested too deeply") from None
+    return value

@@ -86,8 +86,10 @@ def _bool(inc: dict, key: str, default: bool) -> bool:
     return value
 
 
-def _enum(inc: dict, key: str, allowed, default=None):
+def _enum(inc: dict, key: str, allowed, default=None, nullable: bool = False):
     value = inc.get(key, default)
+    if value is None and key in inc and not nullable:
+        raise ValidationError(f"incident.{key}", f"must be one of {', '.join(allowed)}, not null")
     if value is not None and value not in allowed:
         raise ValidationError(f"incident.{key}", f"must be one of {', '.join(allowed)}")
     return value
@@ -104,6 +106,9 @@ def parse_time(value: Any, field: str) -> Optional[float]:
         raise ValidationError(field, f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
     if dt.tzinfo is None:
         raise ValidationError(field, "needs a UTC offset, e.g. 2026-01-01T10:00:00Z")
+    if not 1971 <= dt.year <= 9998:
+        # beyond these, local times in the page's zone fall outside what can be rendered
+        raise ValidationError(field, "must be between the years 1971 and 9998")
     return dt.timestamp()
 
 
@@ -154,7 +159,8 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
         kind = "historical" if backfilled else "realtime"
         status = _enum(inc, "status", INCIDENT_STATUSES, "resolved" if backfilled else "investigating")
     impact_override = _enum(inc, "impact_override",
-                            IMPACTS + (("maintenance",) if kind == "scheduled" else ()))
+                            IMPACTS + (("maintenance",) if kind == "scheduled" else ()),
+                            nullable=True)
     keys, statuses = _component_keys(inc, known)
     created_at = now
     resolved_at = None
@@ -182,8 +188,10 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
         "metadata": metadata, "updates": [],
     }
     _stamp(doc, status, resolved_at or created_at)
+    # A backfilled incident is history being written down: nobody is told unless asked.
     doc["updates"].append(_update(doc, status, body, {}, statuses,
-                                  _bool(inc, "deliver_notifications", True), created_at))
+                                  _bool(inc, "deliver_notifications", kind != "historical"),
+                                  created_at))
     return doc
 
 
@@ -200,7 +208,7 @@ def update(doc: dict, payload: Any, known: Mapping[str, str], now: float) -> dic
     body = _text(inc, "body", MAX_BODY)
     if "impact_override" in inc:
         new["impact_override"] = _enum(inc, "impact_override", IMPACTS + (
-            ("maintenance",) if doc["kind"] == "scheduled" else ()))
+            ("maintenance",) if doc["kind"] == "scheduled" else ()), nullable=True)
     old_statuses = dict(doc["components"])
     if "component_ids" in inc or "components" in inc:
         keys, statuses = _component_keys(inc, known)
@@ -214,6 +222,8 @@ def update(doc: dict, payload: Any, known: Mapping[str, str], now: float) -> dic
         if key in inc:
             if doc["kind"] != "scheduled":
                 raise ValidationError(f"incident.{key}", "only scheduled maintenance has a schedule")
+            if inc[key] is None:
+                raise ValidationError(f"incident.{key}", "must be a timestamp, not null")
             new[key] = parse_time(inc[key], f"incident.{key}")
     if new["kind"] == "scheduled" and new["scheduled_until"] <= new["scheduled_for"]:
         raise ValidationError("incident.scheduled_until", "must be after scheduled_for")

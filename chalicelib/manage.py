@@ -11,6 +11,7 @@ import logging
 import random
 import secrets
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -20,6 +21,7 @@ from .storage import Conflict
 
 log = logging.getLogger("outpost.manage")
 FEED_KEEP = 200           # most recent incidents kept in the public feed (open ones always kept)
+FEED_MAX_BYTES = 300_000  # compressed; DynamoDB's item limit is 400 KB
 MAX_RETRIES = 8
 
 
@@ -59,11 +61,19 @@ def known_components(config) -> dict[str, str]:
 
 
 def _feed_with(feed: list, doc: dict) -> list:
+    """The public feed with this incident in it: every open one, then the newest closed ones,
+    as many as fit both FEED_KEEP and the DynamoDB item size (older ones stay readable by id)."""
     others = [d for d in feed if d["id"] != doc["id"]]
     merged = core.sort_newest_first(others + [doc])
     keep = [d for d in merged if core.is_open(d) or d["status"] == "scheduled"]
-    rest = [d for d in merged if d not in keep]
-    return core.sort_newest_first(keep + rest[:max(0, FEED_KEEP - len(keep))])
+    rest = [d for d in merged if d not in keep][:max(0, FEED_KEEP - len(keep))]
+    while rest and _stored_size(keep + rest) > FEED_MAX_BYTES:
+        rest = rest[:len(rest) * 3 // 4]
+    return core.sort_newest_first(keep + rest)
+
+
+def _stored_size(docs: list) -> int:
+    return len(zlib.compress(json.dumps({"incidents": docs}, separators=(",", ":")).encode(), 6))
 
 
 def _audit(actor: Actor, action: str, doc: dict, before: Optional[int], after: Optional[int],
@@ -94,7 +104,10 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
                 continue
             raise
-        republish(c)
+        try:
+            republish(c)
+        except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
+            log.exception("incident %s saved but the snapshot rebuild failed", doc["id"])
         return new_version
     raise RuntimeError("the incident feed is too busy; try again")
 

@@ -60,8 +60,10 @@ class Notifier:
         if not self.operator_topic_arn:
             log.warning("OPERATOR_TOPIC_ARN is not set; operator alert dropped: %s", subject)
             return None
-        resp = self.client.publish(TopicArn=self.operator_topic_arn, Subject=subject[:99],
-                                   Message=text)
+        # SNS subjects: printable ASCII on one line, under 100 characters.
+        clean = " ".join("".join(ch if 32 <= ord(ch) < 127 else " " for ch in subject).split())
+        resp = self.client.publish(TopicArn=self.operator_topic_arn, Subject=clean[:99] or "Outpost",
+                                   Message=text[:200_000])
         return resp["MessageId"]
 
     def send_sms(self, phone: str, text: str) -> str:

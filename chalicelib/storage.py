@@ -492,7 +492,9 @@ class Store:
     def release_idempotency(self, pk: str, owner: str) -> None:
         """Give the key back after a request failed without side effects (e.g. a 4xx)."""
         try:
-            self.TokenRow(pk).delete(condition=self.TokenRow.owner == owner)
+            # Only an unfinished claim: a "done" key records work that happened.
+            self.TokenRow(pk).delete(condition=(self.TokenRow.owner == owner)
+                                     & (self.TokenRow.state == "in_flight"))
         except Exception:                             # best effort: the lease expires anyway
             pass
 

@@ -47,8 +47,10 @@ def unsubscribe_url(c, sub_id: str) -> str:
 
 
 def _check_token(c, token: str) -> dict:
-    sub_id, _, mac = (token or "").partition(".")
-    if not sub_id or not hmac.compare_digest(unsubscribe_token(c, sub_id), token):
+    token = token or ""
+    sub_id, _, mac = token.partition(".")
+    if not sub_id or not token.isascii() or len(token) > 100 \
+            or not hmac.compare_digest(unsubscribe_token(c, sub_id).encode(), token.encode()):
         raise SubscribeError(404, "this unsubscribe link is not valid")
     doc = c.store.get_subscriber(sub_id)
     if doc is None:
@@ -178,7 +180,7 @@ def verify(c, payload: Any) -> tuple[int, dict]:
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) \
             or not isinstance(payload.get("code"), str):
         raise SubscribeError(422, 'body must be {"id": ..., "code": ...}', "code")
-    doc = c.store.get_subscriber(payload["id"][:64])
+    doc = c.store.get_subscriber(payload["id"][:64]) if payload["id"].strip() else None
     if doc is None or doc["kind"] != "sms" or doc["state"] != "pending":
         raise SubscribeError(404, "no pending SMS subscription with this id", "id")
     now = c.clock()

@@ -25,7 +25,11 @@ def signature(secret: str, body: bytes) -> str:
 
 def url_problem(url: str, allow_private: bool) -> Optional[str]:
     """Why this URL can't be a webhook, or None."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port                               # raises on a port that isn't one
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
     allowed = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in allowed or not parts.hostname:
         return "must be an https:// URL" if not allow_private else "must be an http(s):// URL"
@@ -45,10 +49,13 @@ class DeliveryFailed(Exception):
 def post(url: str, body: bytes, secret: str, event_id: str, allow_private: bool,
          page_url: str) -> int:
     """POST the body; returns the status. Raises DeliveryFailed on anything but a 2xx."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise DeliveryFailed(f"bad URL: {exc}") from None
     host = parts.hostname or ""
     https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
     try:
         address = str(ssrf.resolve(host, allow_private)[0])
     except ssrf.Refused as exc:
@@ -67,9 +74,12 @@ def post(url: str, body: bytes, secret: str, event_id: str, allow_private: bool,
                "X-Outpost-Signature": signature(secret, body),
                "X-Outpost-Event-Id": event_id}
     try:
+        # Don't read the receiver's body: a receiver trickling an endless one must not hold
+        # the notifier; the status line is all we need.
         resp = pool.urlopen("POST", path, body=body, headers=headers, redirect=False,
-                            retries=False, assert_same_host=False)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+                            retries=False, assert_same_host=False, preload_content=False)
+        resp.release_conn()
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {str(exc)[:120]}") from None
     finally:
         pool.close()

@@ -100,7 +100,8 @@ def email(page_name: str, incident: dict, update: dict, link: str, unsubscribe: 
         lines += ["", f"Scheduled: {incident['scheduled_for']} to {incident['scheduled_until']}"]
     lines += ["", f"Posted {update['created_at']}", f"Details and history: {link}", "",
               f"You are subscribed to {page_name} updates.",
-              f"Unsubscribe: {unsubscribe}"]
+              "To stop them, use the unsubscribe link at the end of this message.",
+              f"Subscribe again or change components: {unsubscribe}"]
     return "\n".join(lines)
 
 
@@ -116,14 +117,31 @@ def webhook_payload(page: dict, status: dict, incident: dict, unsubscribe: Optio
     }
 
 
+SNS_LIMIT = 240_000          # SNS takes 256 KB per message; leave room for the envelope
+
+
 def sns_message(page_name: str, page: dict, status: dict, incident: dict, update: dict,
                 link: str, unsubscribe: str, documentation: str) -> str:
-    """One MessageStructure=json document: each protocol gets the body it understands."""
-    payload = json.dumps(webhook_payload(page, status, incident, None, documentation),
-                         separators=(",", ":"))
-    return json.dumps({
-        "default": sms(page_name, incident, update, link),
-        "sms": sms(page_name, incident, update, link),
-        "email": email(page_name, incident, update, link, unsubscribe),
-        "sqs": payload, "lambda": payload, "https": payload, "http": payload,
-    })
+    """One MessageStructure=json document: each protocol gets the body it understands.
+
+    The payload is repeated per protocol, so a long incident could pass SNS's size limit; then
+    the queues get only the update being announced, and at worst shortened bodies."""
+    def build(inc: dict, body_limit: int) -> str:
+        payload = json.dumps(webhook_payload(page, status, inc, None, documentation),
+                             separators=(",", ":"))
+        mail = email(page_name, inc, update, link, unsubscribe)
+        return json.dumps({
+            "default": sms(page_name, inc, update, link),
+            "sms": sms(page_name, inc, update, link),
+            "email": mail[:body_limit],
+            "sqs": payload, "lambda": payload, "https": payload, "http": payload,
+        })
+    message = build(incident, 200_000)
+    if len(message.encode()) <= SNS_LIMIT:
+        return message
+    latest_only = {**incident, "incident_updates": [update]}
+    message = build(latest_only, 100_000)
+    if len(message.encode()) <= SNS_LIMIT:
+        return message
+    short = {**update, "body": (update.get("body") or "")[:5000]}
+    return build({**latest_only, "incident_updates": [short]}, 20_000)

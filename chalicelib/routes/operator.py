@@ -9,7 +9,7 @@ from typing import Optional
 
 from chalice import Blueprint, Response
 
-from .. import auth, manage, wiring
+from .. import auth, http, manage, wiring
 from ..apierrors import ApiError
 from ..incidents import ValidationError
 from ..snapshot import incident_v2, public_id
@@ -109,9 +109,9 @@ def _body() -> dict:
     if not raw.strip():
         raise ApiError(400, "request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+        return http.parse_json(raw)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def _etag(version: int) -> str:
@@ -170,6 +170,13 @@ def create_incident(actor):
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return _json(_render(doc), 201, headers)
+
+
+def _require_for_kind(incident_id: str, actor) -> None:
+    """Maintenance is also gated by maintenance:write, whichever way it is changed."""
+    doc, _ = manage.get_incident(c, incident_id)
+    if doc["kind"] == "scheduled":
+        _require("maintenance:write", actor)
 
 
 def _require(scope: str, actor) -> None:
@@ -241,6 +248,7 @@ def get_incident(incident_id, actor):
 @operator("incidents:write")
 def update_incident(incident_id, actor):
     payload = _body()
+    _require_for_kind(incident_id, actor)
     doc, version = manage.update_incident(c, incident_id, payload, actor, _if_match())
     return _json(_render(doc), headers={"ETag": _etag(version)})
 
@@ -248,6 +256,7 @@ def update_incident(incident_id, actor):
 @bp.route(PREFIX + "/incidents/{incident_id}", methods=["DELETE"])
 @operator("incidents:write")
 def delete_incident(incident_id, actor):
+    _require_for_kind(incident_id, actor)
     doc = manage.delete_incident(c, incident_id, actor, _if_match())
     return _json(_render(doc))
 

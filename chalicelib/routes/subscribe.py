@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
-from .. import subscribers, wiring
+from .. import http, subscribers, wiring
 from ..subscribers import SubscribeError
 
 bp = Blueprint(__name__)
@@ -48,9 +48,9 @@ def _payload():
             fields["components"] = [p for p in fields["components"].split(",") if p]
         return fields
     try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise SubscribeError(400, "request body is not valid JSON") from None
+        return http.parse_json(raw or b"null")
+    except ValueError as exc:
+        raise SubscribeError(400, str(exc)) from None
 
 
 def _ip() -> str:

@@ -130,7 +130,7 @@ def test_sms_and_email_bodies_per_protocol(wired):
     message = json.loads(sent[1])
     assert len(message["sms"]) <= 160 and "🔥" not in message["sms"]
     assert message["sms"].endswith(f"/incidents/{json.loads(message['sqs'])['incident']['id']}")
-    assert "Login" in message["email"] and "Unsubscribe" in message["email"]
+    assert "Login" in message["email"] and "unsubscribe link" in message["email"]
     assert sent[2] == "[Acme Status] Investigating: Login failures \"everywhere\""
 
 
