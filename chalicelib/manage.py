@@ -162,7 +162,7 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
                     if_match: Optional[int] = None, action: str = "incident.update") -> tuple[dict, int]:
     """PATCH. With If-Match a stale version is refused; without it, a concurrent change is
     re-applied on top of the newer version (the PATCH only names the fields it changes)."""
-    for _ in range(MAX_RETRIES):
+    for attempt in range(MAX_RETRIES):
         doc, version = get_incident(c, incident_id)
         new = core.update(doc, payload, known_components(c.config), c.clock())  # 4xx first
         if if_match is not None and if_match != version:
@@ -175,6 +175,7 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
             if if_match is not None:
                 current = c.store.load_incident(incident_id)[1]
                 raise PreconditionFailed(current) from exc
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
     raise RuntimeError("the incident is changing too fast; try again")
 
 
