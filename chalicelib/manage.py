@@ -37,6 +37,10 @@ class PreconditionFailed(Exception):
         self.current = current
 
 
+class TooBusy(Exception):
+    """Other writers kept winning; the caller should retry in a moment (409)."""
+
+
 class IdempotencyMismatch(Exception):
     pass
 
@@ -109,7 +113,7 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
         except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
             log.exception("incident %s saved but the snapshot rebuild failed", doc["id"])
         return new_version
-    raise RuntimeError("the incident feed is too busy; try again")
+    raise TooBusy("the incident feed is busy")
 
 
 def republish(c) -> None:
@@ -176,7 +180,7 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
                 current = c.store.load_incident(incident_id)[1]
                 raise PreconditionFailed(current) from exc
             time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
-    raise RuntimeError("the incident is changing too fast; try again")
+    raise TooBusy("the incident is changing fast")
 
 
 def delete_incident(c, incident_id: str, actor: Actor, if_match: Optional[int] = None) -> dict:
@@ -244,7 +248,7 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
         except Conflict:
             continue
     else:
-        raise RuntimeError("overrides are changing too fast; try again")
+        raise TooBusy("component overrides are changing fast")
     republish(c)
     return key
 

@@ -97,6 +97,9 @@ def operator(scope: Optional[str] = None):
             except manage.IdempotencyMismatch:
                 return ApiError(422, "Idempotency-Key was already used with a different body",
                                 "Idempotency-Key").response()
+            except manage.TooBusy as err:
+                return ApiError(409, f"{err}; retry in a moment",
+                                headers={"Retry-After": "1"}).response()
             except manage.IdempotencyInFlight:
                 return ApiError(409, "a request with this Idempotency-Key is still in flight",
                                 "Idempotency-Key", headers={"Retry-After": "1"}).response()
