@@ -148,13 +148,8 @@ def page_badge():
 @_public
 def component_badge(filename):
     from ..render import badges
-    snap, _ = c.public_cache.snapshot()
-    row = badges.find(snap, filename, ".svg")
-    if row is None:
-        return _not_found("badge:404", lambda s: badges.not_found_svg(), SVG)
-    cid = row["id"]
-    return _serve(f"badge:{cid}", lambda s: badges.component_svg(s, _row(s, cid, row), _stale(s)),
-                  SVG)
+    return _per_component(filename, ".svg", "badge", badges.component_svg,
+                          badges.not_found_svg, SVG)
 
 
 @bp.route("/api/v2/shields.json", cors=True)
@@ -168,13 +163,20 @@ def page_shields():
 @_public
 def component_shields(filename):
     from ..render import badges
+    return _per_component(filename, ".json", "shields", badges.component_shields,
+                          badges.not_found_shields, JSON)
+
+
+def _per_component(filename: str, suffix: str, kind: str, render, not_found, content_type):
+    """One component's badge or shields JSON, by public id or status-file key."""
+    from ..render import badges
     snap, _ = c.public_cache.snapshot()
-    row = badges.find(snap, filename, ".json")
+    row = badges.find(snap, filename, suffix)
     if row is None:
-        return _not_found("shields:404", lambda s: badges.not_found_shields(), JSON)
+        return _not_found(f"{kind}:404", lambda s: not_found(), content_type)
     cid = row["id"]
-    return _serve(f"shields:{cid}",
-                  lambda s: badges.component_shields(s, _row(s, cid, row), _stale(s)), JSON)
+    return _serve(f"{kind}:{cid}", lambda s: render(s, _row(s, cid, row), _stale(s)),
+                  content_type)
 
 
 def _row(snapshot: dict, cid: str, fallback: dict) -> dict:
