@@ -24,8 +24,10 @@ browser:
 run: $(STAMP)
 	$(PY) -m local.stack
 
+# Two workers on a 2-core machine; a file's tests share one worker (module-scoped fixtures such
+# as the packaged template are built once).
 test: $(STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile --durations=10
 
 bench: $(STAMP)
 	$(PY) -m bench
