@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
+import re
+from typing import Iterable, Optional
 
 log = logging.getLogger("outpost.notify")
 PAGE_WIDE = "page"            # every event carries it, so component filters still get page news
@@ -22,6 +23,16 @@ def filter_policy(components: Optional[list[str]], sms_only_important: bool) -> 
     if sms_only_important:
         policy["sms_worthy"] = ["true"]
     return policy or None
+
+
+def same_endpoint(protocol: str, a: str, b: str) -> bool:
+    """Whether two SNS endpoints reach the same place: mail is case-blind (SNS is not, so
+    Ann@x and ann@x can be two subscriptions), a phone number is its digits (+1 415-555...)."""
+    if protocol == "email":
+        return a.strip().lower() == b.strip().lower()
+    if protocol == "sms":
+        return re.sub(r"\D", "", a) == re.sub(r"\D", "", b) != ""
+    return a == b
 
 
 class Notifier:
@@ -86,3 +97,39 @@ class Notifier:
     def unsubscribe(self, arn: str) -> None:
         if arn and arn.startswith("arn:"):
             self.client.unsubscribe(SubscriptionArn=arn)
+
+    def subscriptions_of(self, protocol: str, endpoint: str) -> list[str]:
+        """ARNs of every subscription of this address on the updates topic, across all pages.
+        Unconfirmed ones show as "PendingConfirmation" here, with no ARN to act on."""
+        if not self.updates_topic_arn:
+            return []
+        found = []
+        pages = self.client.get_paginator("list_subscriptions_by_topic").paginate(
+            TopicArn=self.updates_topic_arn)
+        for page in pages:
+            for sub in page.get("Subscriptions", []):
+                arn = sub.get("SubscriptionArn") or ""
+                if sub.get("Protocol") == protocol and arn.startswith("arn:") \
+                        and same_endpoint(protocol, sub.get("Endpoint") or "", endpoint):
+                    found.append(arn)
+        return found
+
+    def remove_subscriptions(self, arns: Iterable[Optional[str]]) -> int:
+        """Unsubscribe each ARN once; one that is already gone is not an error."""
+        from botocore.exceptions import ClientError
+        done = 0
+        for arn in dict.fromkeys(a for a in arns if a and a.startswith("arn:")):
+            try:
+                self.client.unsubscribe(SubscriptionArn=arn)
+                done += 1
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "NotFound":
+                    raise
+        return done
+
+    def unsubscribe_address(self, protocol: str, endpoint: str,
+                            known: Iterable[Optional[str]] = ()) -> int:
+        """Remove every subscription of this address from the updates topic: the ARNs we
+        stored (`known`, which also covers ones SNS lists as pending) and whatever else the
+        topic holds for it."""
+        return self.remove_subscriptions([*known, *self.subscriptions_of(protocol, endpoint)])

@@ -106,6 +106,18 @@ def test_tables_have_pitr_deletion_protection_encryption(template):
         {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
+def test_the_subscribers_index_is_the_one_the_app_queries(template):
+    from chalicelib.storage import Store
+    index = Store("r", "s", "k", "us-east-1").SubscriberRow.by_address
+    props = template["SubscribersTable"]["Properties"]
+    (gsi,) = props["GlobalSecondaryIndexes"]          # CloudFormation adds one per update
+    assert gsi["IndexName"] == index.Meta.index_name
+    assert gsi["KeySchema"] == [{"AttributeName": "kind", "KeyType": "HASH"},
+                                {"AttributeName": "address_hash", "KeyType": "RANGE"}]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"} and "ProvisionedThroughput" not in gsi
+    assert {"AttributeName": "address_hash", "AttributeType": "S"} in props["AttributeDefinitions"]
+
+
 def test_every_function_gets_table_names_by_reference_and_the_shared_environment(doc, template):
     fns = functions(template)
     assert set(fns) == {"APIHandler", "RunChecks", "OnStateChange"}
@@ -185,11 +197,14 @@ def test_iam_is_least_privilege(template):
     for action in ("sns:Subscribe", "sns:Unsubscribe"):
         assert by_action[action] == [{"Ref": "UpdatesTopic"}, {"Fn::Sub": "${UpdatesTopic}:*"}]
     assert {a for a in by_action if a.startswith("sns:")} == \
-        {"sns:Publish", "sns:Subscribe", "sns:Unsubscribe"}
+        {"sns:Publish", "sns:Subscribe", "sns:Unsubscribe", "sns:ListSubscriptionsByTopic"}
+    assert by_action["sns:ListSubscriptionsByTopic"] == [{"Ref": "UpdatesTopic"}]
     assert [a for a in by_action if a.startswith("sqs:")] == ["sqs:SendMessage"]
     assert by_action["sqs:SendMessage"] == [{"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}]
     assert by_action["dynamodb:GetRecords"] == [{"Fn::GetAtt": ["StateTable", "StreamArn"]}]
     assert by_action["dynamodb:Scan"] == [{"Fn::GetAtt": ["SubscribersTable", "Arn"]}]
+    # sign-up, unsubscribe, erase and fan-out query the subscribers' index, never scan
+    assert {"Fn::Sub": "${SubscribersTable.Arn}/index/kind-address"} in by_action["dynamodb:Query"]
     assert "dynamodb:DeleteTable" not in by_action and "dynamodb:CreateTable" not in by_action
     (audit,) = [s for s in sts if s["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]}]
     assert set(audit["Action"]) == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:DescribeTable"}
