@@ -498,6 +498,10 @@ SUBSCRIBERS = {
     "sms_per_number_per_day": Field(_integer(1), default=3),
     "sms_per_ip_per_hour": Field(_integer(1), default=10),
     "sms_global_per_hour": Field(_integer(1), default=100),
+    "email_per_ip_per_hour": Field(_integer(1), default=10),
+    "email_global_per_hour": Field(_integer(1), default=1000),
+    "webhook_per_ip_per_hour": Field(_integer(1), default=10),
+    "webhook_global_per_hour": Field(_integer(1), default=100),
     "debounce": Field(_duration(), default=300.0),
 }
 

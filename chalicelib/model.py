@@ -103,6 +103,10 @@ class SubscriberPolicy:
     sms_per_number_per_day: int = 3
     sms_per_ip_per_hour: int = 10
     sms_global_per_hour: int = 100               # circuit breaker against SMS pumping
+    email_per_ip_per_hour: int = 10              # sign-ups; each sends a confirmation mail
+    email_global_per_hour: int = 1000
+    webhook_per_ip_per_hour: int = 10            # sign-ups; each makes us call a stranger's URL
+    webhook_global_per_hour: int = 100
     debounce: float = 300.0                      # seconds a component must hold before it is told
 
 

@@ -3,7 +3,14 @@
 Email double opt-in is SNS's own confirmation mail. SMS needs our verification code first, and
 that code is itself an SMS, so it sits behind a country allow-list, per-number, per-IP and global
 caps (the global one trips a breaker and tells the operators). Webhooks are active at once, as
-Statuspage's are, and get a signing secret shown once.
+Statuspage's are, and get a signing secret shown once. Every kind of sign-up is capped per IP
+and globally per hour.
+
+Records change only by conditional writes (chalicelib/storage.py): a code attempt is an atomic
+ADD under the cap, and exactly one caller at a time may create a record's SNS subscription (a
+claim on the pending record), so a raced or repeated request never subscribes twice or undoes
+another. SNS keeps one subscription per address and topic, so unsubscribing and erasing act on
+the address: every record of it, and every subscription of it on the updates topic.
 """
 from __future__ import annotations
 
@@ -19,14 +26,23 @@ from .manage import known_components
 log = logging.getLogger("outpost.subscribers")
 CODE_TTL = 600.0
 MAX_CODE_ATTEMPTS = 5
+ACTIVATION_LEASE = 30.0      # a claim on a pending record whose holder died is free again after
+HOUR = 3600.0
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 class SubscribeError(Exception):
-    def __init__(self, status: int, message: str, field: Optional[str] = None):
+    def __init__(self, status: int, message: str, field: Optional[str] = None,
+                 retry_after: Optional[int] = None):
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
+        self.retry_after = retry_after          # seconds, for a 429 or 503
+
+
+def _window_left(now: float, window: float) -> int:
+    """Seconds until a fixed rate window (chalicelib/storage.py Store.hit) starts over."""
+    return max(1, int(window - now % window) + 1)
 
 
 def _hash(text: str) -> str:
@@ -97,16 +113,69 @@ def subscribe(c, payload: Any, ip: str) -> tuple[int, dict]:
     if not isinstance(value, str):
         raise SubscribeError(422, "must be a string", kinds[0])
     if kinds[0] == "email":
+        _signup_caps(c, "email", ip)
         return _subscribe_email(c, value.strip(), components)
     if kinds[0] == "phone":
         return _subscribe_phone(c, value.strip(), components, all_updates, ip)
+    _signup_caps(c, "webhook", ip)
     return _subscribe_webhook(c, value.strip(), components)
 
 
-def _new_doc(c, kind: str, address: str, components: list[str], state: str, **extra) -> dict:
-    return {"id": secrets.token_hex(8), "kind": kind, "address": address,
+def _signup_caps(c, kind: str, ip: str) -> None:
+    """Sign-ups of one kind per client IP per hour, then for everyone per hour (SMS has its own
+    caps in _subscribe_phone). Both are atomic counters; a refusal names the field."""
+    policy, store, now = c.config.subscribers, c.store, c.clock()
+    retry = _window_left(now, HOUR)
+    if store.hit(f"{kind}-ip#{_hash(ip)}", now, HOUR) > getattr(policy, f"{kind}_per_ip_per_hour"):
+        raise SubscribeError(429, f"too many {kind} sign-ups from this address; try again "
+                                  "later", kind, retry)
+    cap = getattr(policy, f"{kind}_global_per_hour")
+    if store.hit(f"{kind}-global", now, HOUR) > cap:
+        if store.hit(f"{kind}-breaker-alert", now, HOUR) == 1:
+            c.notifier.publish_operator(
+                f"[{c.config.page.name}] {kind} sign-up paused",
+                f"More than {cap} {kind} sign-ups in the last hour; they are refused until the "
+                "hour is over. A burst like this is more often abuse than interest.")
+        raise SubscribeError(429, f"{kind} sign-up is paused for a while; try again later",
+                             kind, retry)
+
+
+def _new_doc(c, kind: str, address: str, components: list[str], state: str,
+             sub_id: Optional[str] = None, **extra) -> dict:
+    return {"id": sub_id or secrets.token_hex(8), "kind": kind, "address": address,
             "address_hash": _hash(f"{kind}:{address.lower()}"), "components": components,
             "state": state, "created_at": c.clock(), "sns_arn": None, **extra}
+
+
+def _sns_subscribe(c, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
+    """Subscribe the address; SNS answering 'already exists with different attributes' means
+    an older sign-up of it holds the one subscription SNS allows, with other choices: the
+    newest verified choice replaces it. An SNS failure is a 503, never a 500."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        try:
+            return c.notifier.subscribe(protocol, endpoint, policy)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            if err.get("Code") != "InvalidParameter" or "already exists" not in \
+                    (err.get("Message") or ""):
+                raise
+            c.notifier.unsubscribe_address(protocol, endpoint)
+            return c.notifier.subscribe(protocol, endpoint, policy)
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("SNS subscribe failed for a %s sign-up: %s", protocol, exc)
+        raise SubscribeError(503, "the notification service did not answer; try again in a "
+                                  "minute", None, 60) from None
+
+
+def _drop_unclaimed(c, doc: dict, arn: str) -> None:
+    """We subscribed `arn` but lost the record meanwhile (unsubscribed or erased): take the
+    subscription back, unless another live record of the address holds that same one (SNS
+    hands out one subscription per address)."""
+    others = c.store.address_records(doc["kind"], doc["address_hash"])
+    if not any(d["id"] != doc["id"] and d["state"] == "active" and d.get("sns_arn") == arn
+               for d in others):
+        c.notifier.remove_subscriptions([arn])
 
 
 def _public(doc: dict) -> dict:
@@ -114,22 +183,55 @@ def _public(doc: dict) -> dict:
             "address": mask(doc), "components": doc["components"]}
 
 
+def _email_id(c, address_hash: str) -> str:
+    """One record per email address, under an id only we can derive: creating it is the
+    conditional write that makes a raced double sign-up one sign-up."""
+    mac = hmac.new(_signing_key(c), f"email-id:{address_hash}".encode(), hashlib.sha256)
+    return "e" + mac.hexdigest()[:15]
+
+
 def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]:
     from .notify import filter_policy
+    from .storage import Conflict
     if not c.config.subscribers.email:
         raise SubscribeError(422, "email subscriptions are not offered on this page", "email")
     if len(address) > 254 or not _EMAIL.match(address):
         raise SubscribeError(422, "is not an email address", "email")
-    existing = c.store.find_subscriber("email", _hash(f"email:{address.lower()}"))
-    doc = existing if existing and existing["state"] != "unsubscribed" else \
-        _new_doc(c, "email", address, components, "pending")
-    if doc is not existing:
-        doc["sns_arn"] = c.notifier.subscribe("email", address, filter_policy(components, False))
-        doc["state"] = "active"        # handed to SNS, which holds mail until it is confirmed
-        c.store.put_subscriber(doc)
-    # Same answer whether or not the address was known: no enumeration of subscribers.
-    return 202, {"subscriber": {**_public(doc), "state": "pending"},
-                 "message": "Check your inbox for a message to confirm the subscription."}
+
+    def answer(doc: dict) -> tuple[int, dict]:
+        # Same answer whether or not the address was known: no enumeration of subscribers.
+        return 202, {"subscriber": {**_public(doc), "state": "pending"},
+                     "message": "Check your inbox for a message to confirm the subscription."}
+
+    store, now, owner = c.store, c.clock(), secrets.token_hex(8)
+    address_hash = _hash(f"email:{address.lower()}")
+    sub_id = _email_id(c, address_hash)
+    fresh = _new_doc(c, "email", address, components, "pending", sub_id=sub_id)
+    doc = store.get_subscriber(sub_id)
+    if doc is None:
+        # records from before ids were derived from the address: one index query, no scan
+        legacy = store.find_subscriber("email", address_hash)
+        if legacy:
+            return answer(legacy)
+        try:
+            store.create_subscriber({**fresh, "activating": owner, "activating_at": now})
+        except Conflict:
+            return answer(fresh)                 # a simultaneous sign-up of the same address
+    else:
+        # an unsubscribed address may come back; a pending one whose sign-up died is retaken
+        if store.claim_activation(sub_id, owner, now, ACTIVATION_LEASE,
+                                  ("pending", "unsubscribed"), doc=fresh) is None:
+            return answer(doc)                   # active, or another sign-up is under way
+    try:
+        arn = _sns_subscribe(c, "email", address, filter_policy(components, False))
+    except SubscribeError:
+        store.abandon_activation(sub_id, owner)
+        raise
+    # "active": handed to SNS, which holds mail until the address confirms
+    done = store.finish_activation(sub_id, owner, arn, now)
+    if done is None:
+        _drop_unclaimed(c, fresh, arn)
+    return answer(done or fresh)
 
 
 def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
@@ -158,17 +260,19 @@ def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
                 f"[{c.config.page.name}] SMS sign-up paused",
                 f"More than {policy.sms_global_per_hour} verification SMS in the last hour; "
                 "SMS sign-up is refused until the hour is over. This can be SMS pumping.")
-        raise SubscribeError(429, "SMS sign-up is paused for a while; try again later", "phone")
+        raise SubscribeError(429, "SMS sign-up is paused for a while; try again later", "phone",
+                             _window_left(now, HOUR))
     if store.hit(f"sms-ip#{_hash(ip)}", now, 3600) > policy.sms_per_ip_per_hour:
         raise SubscribeError(429, "too many SMS sign-ups from this address; try again later",
-                             "phone")
+                             "phone", _window_left(now, HOUR))
     if store.hit(f"sms-number#{_hash(e164)}", now, 86400) > policy.sms_per_number_per_day:
-        raise SubscribeError(429, "too many codes sent to this number today", "phone")
+        raise SubscribeError(429, "too many codes sent to this number today", "phone",
+                             _window_left(now, 86400))
     store.hit("sms-global", now, 3600)
     code = f"{secrets.randbelow(1_000_000):06d}"
     doc = _new_doc(c, "sms", e164, components, "pending", all_updates=all_updates,
                    code_sha=_hash(code), code_expires=now + CODE_TTL, code_attempts=0)
-    store.put_subscriber(doc)
+    store.create_subscriber(doc)
     c.notifier.send_sms(e164, f"{c.config.page.name[:40]} code: {code}. It expires in 10 "
                               "minutes. Reply STOP to opt out.")
     return 202, {"subscriber": _public(doc),
@@ -180,21 +284,59 @@ def verify(c, payload: Any) -> tuple[int, dict]:
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) \
             or not isinstance(payload.get("code"), str):
         raise SubscribeError(422, 'body must be {"id": ..., "code": ...}', "code")
-    doc = c.store.get_subscriber(payload["id"][:64]) if payload["id"].strip() else None
-    if doc is None or doc["kind"] != "sms" or doc["state"] != "pending":
+    sub_id, code_sha = payload["id"][:64], _hash(payload["code"].strip())
+    if not sub_id.strip():
         raise SubscribeError(404, "no pending SMS subscription with this id", "id")
-    now = c.clock()
-    if now > doc["code_expires"] or doc["code_attempts"] >= MAX_CODE_ATTEMPTS:
-        raise SubscribeError(410, "this code has expired; sign up again for a new one", "code")
-    doc["code_attempts"] += 1
-    if not hmac.compare_digest(_hash(payload["code"].strip()), doc["code_sha"]):
-        c.store.put_subscriber(doc)
-        raise SubscribeError(422, "wrong code", "code")
-    doc["sns_arn"] = c.notifier.subscribe(
-        "sms", doc["address"], filter_policy(doc["components"], not doc.get("all_updates")))
-    doc.update(state="active", code_sha=None, verified_at=now)
-    c.store.put_subscriber(doc)
-    return 200, {"subscriber": _public(doc), "message": "Subscribed. Reply STOP to opt out."}
+    store, now = c.store, c.clock()
+    # The attempt is spent before the code is looked at: one atomic ADD under the cap, so
+    # however many guesses race, at most MAX_CODE_ATTEMPTS codes are ever compared.
+    doc = store.count_code_attempt(sub_id, now, MAX_CODE_ATTEMPTS)
+    if doc is None:
+        return _verify_refused(store.get_subscriber(sub_id), code_sha)
+    if not hmac.compare_digest(code_sha, doc.get("code_sha") or ""):
+        left = MAX_CODE_ATTEMPTS - int(doc["code_attempts"])
+        raise SubscribeError(422, f"wrong code ({left} {'try' if left == 1 else 'tries'} left)"
+                             if left else "wrong code; no tries left, sign up again", "code")
+    owner = secrets.token_hex(8)
+    if store.claim_activation(sub_id, owner, now, ACTIVATION_LEASE, code_sha=code_sha) is None:
+        # the same code, submitted twice: the other request is subscribing it, or has
+        return _verify_refused(store.get_subscriber(sub_id), code_sha)
+    try:
+        arn = _sns_subscribe(c, "sms", doc["address"],
+                             filter_policy(doc["components"], not doc.get("all_updates")))
+    except SubscribeError:
+        store.abandon_activation(sub_id, owner)
+        raise
+    done = store.finish_activation(sub_id, owner, arn, now)
+    if done is None:                             # unsubscribed or erased while we subscribed
+        _drop_unclaimed(c, doc, arn)
+        raise SubscribeError(404, "no pending SMS subscription with this id", "id")
+    _retire_older(c, done)
+    return 200, {"subscriber": _public(done), "message": "Subscribed. Reply STOP to opt out."}
+
+
+def _verify_refused(doc: Optional[dict], code_sha: str) -> tuple[int, dict]:
+    """Why a code is not checked (again), from the record as it is now."""
+    if doc is None or doc["kind"] != "sms" or doc["state"] == "unsubscribed":
+        raise SubscribeError(404, "no pending SMS subscription with this id", "id")
+    same = hmac.compare_digest(code_sha, doc.get("code_sha") or "")
+    if doc["state"] == "active":
+        if same:                                 # a repeated submit of the code that won
+            return 200, {"subscriber": _public(doc), "message": "Subscribed. Reply STOP to opt out."}
+        raise SubscribeError(409, "this subscription is already verified", "code")
+    if same and doc.get("activating"):
+        raise SubscribeError(409, "this code is being verified right now; check again in a "
+                                  "moment", "code", 2)
+    raise SubscribeError(410, "this code has expired or had too many tries; sign up again for "
+                              "a new one", "code")
+
+
+def _retire_older(c, doc: dict) -> None:
+    """A number verified again replaces its older records: SNS holds one subscription per
+    number, now carrying the newest choices, so the older records would only mislead."""
+    for other in c.store.address_records(doc["kind"], doc["address_hash"]):
+        if other["id"] != doc["id"] and other["state"] == "active":
+            c.store.mark_unsubscribed(other["id"], c.clock())
 
 
 def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
@@ -212,14 +354,34 @@ def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
                             "of the body with this secret>; it is shown only now."}
 
 
+def _address_records(c, doc: dict) -> list[dict]:
+    """This record and every other record of its address (the index lags writes a little;
+    the record itself is always included)."""
+    others = c.store.address_records(doc["kind"], doc["address_hash"])
+    return [doc] + [d for d in others if d["id"] != doc["id"]]
+
+
+def _unsubscribe_sns(c, records: list[dict]) -> None:
+    """Every SNS subscription of the address on the updates topic, not just the stored ARN:
+    an address can hold more than one (SNS tells Ann@x from ann@x, +1415... from +1 415...)."""
+    protocol = records[0]["kind"]
+    if protocol in ("email", "sms"):
+        c.notifier.unsubscribe_address(protocol, records[0]["address"],
+                                       [d.get("sns_arn") for d in records])
+
+
 def unsubscribe(c, token: str) -> dict:
     doc = _check_token(c, token)
-    if doc["state"] != "unsubscribed":
-        if doc.get("sns_arn"):
-            c.notifier.unsubscribe(doc["sns_arn"])
-        doc.update(state="unsubscribed", unsubscribed_at=c.clock())
-        c.store.put_subscriber(doc)
-    return doc
+    if doc["state"] == "unsubscribed":
+        return doc                               # a second click costs no SNS call
+    records = _address_records(c, doc)
+    # SNS first: if it fails, the record still says subscribed and the link still works
+    _unsubscribe_sns(c, records)
+    now = c.clock()
+    for record in records:
+        if record["state"] != "unsubscribed":
+            c.store.mark_unsubscribed(record["id"], now)
+    return c.store.get_subscriber(doc["id"]) or {**doc, "state": "unsubscribed"}
 
 
 def describe_token(c, token: str) -> dict:
@@ -227,13 +389,16 @@ def describe_token(c, token: str) -> dict:
 
 
 def remove(c, sub_id: str) -> bool:
-    """Erase a subscriber entirely (GDPR-style): SNS subscription and our record."""
+    """Erase a subscriber entirely (GDPR-style): the address's SNS subscriptions and every
+    record of the address."""
     doc = c.store.get_subscriber(sub_id)
     if doc is None:
         return False
-    if doc.get("sns_arn") and doc["state"] != "unsubscribed":
-        c.notifier.unsubscribe(doc["sns_arn"])
-    return c.store.delete_subscriber(sub_id)
+    records = _address_records(c, doc)
+    _unsubscribe_sns(c, records)
+    for record in records:
+        c.store.delete_subscriber(record["id"])
+    return True
 
 
 def listing(c) -> list[dict]:

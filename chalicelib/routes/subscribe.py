@@ -27,8 +27,9 @@ def _error(err: SubscribeError) -> Response:
     if err.field:
         body["field"] = err.field
     resp = _json(err.status, body)
-    if err.status == 429:
-        resp.headers["Retry-After"] = "3600"
+    if err.status in (429, 503) or err.retry_after:
+        # when the cap's window starts over (its counters are fixed windows), else an hour
+        resp.headers["Retry-After"] = str(err.retry_after or 3600)
     return resp
 
 
