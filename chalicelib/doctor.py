@@ -170,6 +170,13 @@ def check(config: StatusConfig, stage: str = "prod",
                                         f"component would stay 'unknown'. Deploy more checker "
                                         f"stages or lower the quorum.")
 
+    # 5. Notification fan-out: "page" is the value every page-wide event carries to SNS filter
+    # policies (chalicelib.audience); a component with that id would be heard by everyone.
+    from .audience import PAGE_WIDE
+    if any(comp.id == PAGE_WIDE for comp in config.components):
+        error("reserved-id", f"component id {PAGE_WIDE!r} is reserved: notifications about it "
+                             f"would reach every component subscriber. Rename the component.")
+
     return sorted(out, key=lambda f: f.level != "error")
 
 

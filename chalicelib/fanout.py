@@ -201,9 +201,9 @@ def messages_ts(c, epoch: float) -> str:
 
 
 def _webhooks_for(c, components) -> list[dict]:
+    from .audience import wants        # the rule SNS applies to email and SMS, for webhooks
     subs = c.store.subscribers(kind="webhook", state="active")
-    wanted = set(components)
-    return [s for s in subs if not s["components"] or not wanted or wanted & set(s["components"])]
+    return [s for s in subs if wants(s["components"], components)]
 
 
 def _post_once(c, event_id: str, sub: dict, body: dict) -> int:

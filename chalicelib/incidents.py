@@ -6,8 +6,9 @@ seconds. Statuspage's manage API v1 shapes the input; its public v2 shapes the o
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .model import ComponentStatus
 
@@ -63,7 +64,39 @@ def _unwrap(payload: Any, fields: set) -> dict:
     return inc
 
 
-def _text(inc: dict, key: str, limit: int, required: bool = False) -> Optional[str]:
+# Names are one line: no control character at all, no Unicode line or paragraph separator
+# (they end up in email Subjects and SMS). Bodies may hold tabs and line breaks. Neither may
+# hold a lone surrogate: valid JSON, but not encodable as UTF-8, so every page render, email and
+# SMS carrying it would fail.
+_LINE_BREAKS = {"\u2028", "\u2029"}
+_BODY_CONTROLS = {"\t", "\n", "\r"}
+
+
+def _bad_character(value: str, multiline: bool) -> Optional[str]:
+    for index, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return f"has an invalid character (a lone surrogate) at position {index}"
+        if multiline and ch in _BODY_CONTROLS:
+            continue
+        if category == "Cc" or (not multiline and ch in _LINE_BREAKS):
+            allowed = " other than tab and line breaks" if multiline else ""
+            return (f"must not contain control characters{allowed} "
+                    f"(U+{ord(ch):04X} at position {index})")
+    return None
+
+
+def _clean(text: str, multiline: bool) -> str:
+    """What _text would accept, made from text Outpost writes itself (the status file's
+    component names and templates may carry a tab or an escape): it must never be refused
+    opening its own incident."""
+    if not multiline:
+        text = " ".join(text.split())
+    return "".join(ch for ch in text if _bad_character(ch, multiline) is None)
+
+
+def _text(inc: dict, key: str, limit: int, required: bool = False,
+          multiline: bool = False) -> Optional[str]:
     value = inc.get(key)
     if value is None:
         if required:
@@ -71,6 +104,11 @@ def _text(inc: dict, key: str, limit: int, required: bool = False) -> Optional[s
         return None
     if not isinstance(value, str):
         raise ValidationError(f"incident.{key}", "must be a string")
+    if len(value) > 2 * limit:            # bound the scan below before anything else
+        raise ValidationError(f"incident.{key}", f"is longer than {limit} characters")
+    bad = _bad_character(value, multiline)
+    if bad:
+        raise ValidationError(f"incident.{key}", bad)
     value = value.strip()
     if required and not value:
         raise ValidationError(f"incident.{key}", "must not be empty")
@@ -142,7 +180,7 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
     """A new incident or maintenance from a manage-API body. `known` maps any id to its key."""
     inc = _unwrap(payload, _FIELDS_CREATE)
     name = _text(inc, "name", MAX_NAME, required=True)
-    body = _text(inc, "body", MAX_BODY)
+    body = _text(inc, "body", MAX_BODY, multiline=True)
     scheduled_for = parse_time(inc.get("scheduled_for"), "incident.scheduled_for")
     scheduled_until = parse_time(inc.get("scheduled_until"), "incident.scheduled_until")
     backfilled = _bool(inc, "backfilled", False)
@@ -205,7 +243,7 @@ def update(doc: dict, payload: Any, known: Mapping[str, str], now: float) -> dic
     allowed = MAINTENANCE_STATUSES if doc["kind"] == "scheduled" else INCIDENT_STATUSES
     status = _enum(inc, "status", allowed, doc["status"])
     check_transition(doc["kind"], doc["status"], status)
-    body = _text(inc, "body", MAX_BODY)
+    body = _text(inc, "body", MAX_BODY, multiline=True)
     if "impact_override" in inc:
         new["impact_override"] = _enum(inc, "impact_override", IMPACTS + (
             ("maintenance",) if doc["kind"] == "scheduled" else ()), nullable=True)
@@ -311,6 +349,24 @@ def due_transition(doc: dict, now: float) -> Optional[str]:
     return None
 
 
+def maintaining(docs: Iterable[dict], now: float) -> set[str]:
+    """Component keys an API-scheduled maintenance covers at `now`: those in progress or
+    verifying (the page shows them under maintenance), and those the scheduler is about to
+    start (due_transition says in_progress): a check round that runs before this minute's
+    housekeeping must not page anyone for work that was announced. One about to be completed
+    by the clock no longer covers anything."""
+    out: set[str] = set()
+    for doc in docs:
+        if doc.get("kind") != "scheduled" or doc.get("deleted_at"):
+            continue
+        due = due_transition(doc, now)
+        if due == "completed":
+            continue
+        if doc["status"] in ACTIVE_MAINTENANCE or due == "in_progress":
+            out.update(doc["component_ids"])
+    return out
+
+
 # -- effect on the page ----------------------------------------------------------------------------
 
 def is_open(doc: dict) -> bool:
@@ -396,7 +452,8 @@ def auto_incident(component_key: str, component_name: str, new_status: str, scop
         if covering:
             return None
         return "open", {"incident": {
-            "name": _fill(title, **words)[:MAX_NAME], "body": _fill(body, **words)[:MAX_BODY],
+            "name": _clean(_fill(title, **words), False)[:MAX_NAME],
+            "body": _clean(_fill(body, **words), True)[:MAX_BODY],
             "status": "investigating", "component_ids": [component_key],
             "impact_override": _AUTO_IMPACT[new_status], "metadata": {"auto": True}}}
     if new_status == "operational":

@@ -2,7 +2,9 @@
 
 Publishes use MessageStructure=json (each protocol gets its own body) and carry message
 attributes that subscription filter policies select on: `components` (which components an event
-is about, plus "page" for everything) and `sms_worthy` (Statuspage's SMS rule).
+is about, or "page" for a page-wide one; chalicelib.audience has the rule) and `sms_worthy`
+(Statuspage's SMS rule). Everything sent goes through chalicelib.aws_limits first: moto takes
+what real SNS refuses.
 """
 from __future__ import annotations
 
@@ -11,18 +13,10 @@ import logging
 import re
 from typing import Iterable, Optional
 
+from . import aws_limits
+from .audience import event_components, filter_policy  # noqa: F401 - subscribers use it
+
 log = logging.getLogger("outpost.notify")
-PAGE_WIDE = "page"            # every event carries it, so component filters still get page news
-
-
-def filter_policy(components: Optional[list[str]], sms_only_important: bool) -> Optional[dict]:
-    """The SNS filter policy for one subscriber (None: receive everything)."""
-    policy: dict = {}
-    if components:
-        policy["components"] = sorted(set(components)) + [PAGE_WIDE]
-    if sms_only_important:
-        policy["sms_worthy"] = ["true"]
-    return policy or None
 
 
 def same_endpoint(protocol: str, a: str, b: str) -> bool:
@@ -56,36 +50,38 @@ class Notifier:
         if not self.updates_topic_arn:
             log.warning("UPDATES_TOPIC_ARN is not set; subscribers were not notified")
             return None
+        attributes = aws_limits.message_attributes({
+            "components": event_components(components),
+            "sms_worthy": bool(sms_worthy),
+            "event_kind": kind,
+        })
+        aws_limits.check_publish_size(message, attributes)
         resp = self.client.publish(
             TopicArn=self.updates_topic_arn, Message=message, MessageStructure="json",
-            Subject=subject,
-            MessageAttributes={
-                "components": {"DataType": "String.Array",
-                               "StringValue": json.dumps(sorted(set(components)) + [PAGE_WIDE])},
-                "sms_worthy": {"DataType": "String", "StringValue": str(sms_worthy).lower()},
-                "event_kind": {"DataType": "String", "StringValue": kind},
-            })
+            Subject=aws_limits.sns_subject(subject), MessageAttributes=attributes)
         return resp["MessageId"]
 
     def publish_operator(self, subject: str, text: str) -> Optional[str]:
         if not self.operator_topic_arn:
             log.warning("OPERATOR_TOPIC_ARN is not set; operator alert dropped: %s", subject)
             return None
-        # SNS subjects: printable ASCII on one line, under 100 characters.
-        clean = " ".join("".join(ch if 32 <= ord(ch) < 127 else " " for ch in subject).split())
-        resp = self.client.publish(TopicArn=self.operator_topic_arn, Subject=clean[:99] or "Outpost",
-                                   Message=text[:200_000])
+        resp = self.client.publish(TopicArn=self.operator_topic_arn,
+                                   Subject=aws_limits.sns_subject(subject, "Outpost alert"),
+                                   Message=aws_limits.operator_text(text))
         return resp["MessageId"]
 
     def send_sms(self, phone: str, text: str) -> str:
         resp = self.client.publish(
-            PhoneNumber=phone, Message=text,
-            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String",
-                                                       "StringValue": "Transactional"}})
+            PhoneNumber=phone, Message=aws_limits.sms(text),
+            MessageAttributes=aws_limits.message_attributes(
+                {"AWS.SNS.SMS.SMSType": "Transactional"}, reserved_ok=True))
         return resp["MessageId"]
 
     def subscribe(self, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
-        attrs = {"FilterPolicy": json.dumps(policy)} if policy else {}
+        attrs = {}
+        if policy:
+            aws_limits.check_filter_policy(policy)
+            attrs["FilterPolicy"] = json.dumps(policy)
         if self.dead_letter_arn:
             # what SNS can't deliver after its retries lands in a queue (alarmed), not nowhere
             attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_arn})

@@ -14,7 +14,7 @@ from .snapshot import build_snapshot
 from .status import damp, derive_component_states
 from .storage import Conflict
 from .uptime import day_key, record_rt
-from .windows import active as active_windows
+from .windows import silenced
 
 log = logging.getLogger("outpost")
 MAX_CONFLICT_RETRIES = 5
@@ -97,7 +97,8 @@ def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
         now = c.clock()
         views = {r: v for r, (v, _) in store.load_region_views(list(cfg.checks.regions)).items()}
         previous, version = store.load_component_states()
-        in_maintenance = active_windows(cfg.maintenance, now, cfg.page.time_zone)
+        in_maintenance = silenced(cfg.maintenance, store.load_incident_feed()[0], now,
+                                  cfg.page.time_zone)
         states = derive_component_states(cfg.components, views, cfg.checks, previous, now,
                                          in_maintenance=in_maintenance)
         transitions = {k: (previous[k].status.value if k in previous else None, s.status.value)

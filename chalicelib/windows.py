@@ -1,5 +1,6 @@
-"""Pure: when maintenance windows are on. Windows come from the status file today and from the
-operator API later; both hand this module a list of MaintenanceWindow and nothing else.
+"""Pure: when maintenance windows are on. Windows come from the status file (a list of
+MaintenanceWindow) and from the operator API (scheduled maintenances, stored incidents); both
+silence their components the same way (see `silenced`).
 
 Recurring windows repeat in the page's time zone, so a weekly "Sunday 02:00-04:00" window stays
 at 02:00 local time across daylight-saving changes (it is 23 or 25 hours from UTC's view).
@@ -64,3 +65,13 @@ def active(windows: Iterable[MaintenanceWindow], now: float, tz_name: str = "Etc
             if cid not in out or out[cid][2] < occ[1]:
                 out[cid] = (w, occ[0], occ[1])
     return out
+
+
+def silenced(windows: Iterable[MaintenanceWindow], incident_docs: Iterable[dict], now: float,
+             tz_name: str = "Etc/UTC") -> frozenset[str]:
+    """Component ids under maintenance at `now`, from the status file's windows and from
+    maintenances scheduled through the API alike. A component in this set shows
+    under_maintenance whatever its checks say, so its failures change no status: no
+    auto-incident, no component notification, no operator alert (chalicelib.status)."""
+    from .incidents import maintaining
+    return frozenset(active(windows, now, tz_name)) | frozenset(maintaining(incident_docs, now))

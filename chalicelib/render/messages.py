@@ -7,19 +7,13 @@ Statuspage's webhook payload, so receivers built for Statuspage work unchanged.
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Optional
 
-SMS_LIMIT = 160
-SUBJECT_LIMIT = 100
+from .. import aws_limits
+from ..aws_limits import gsm7, septets  # noqa: F401 - the SMS alphabet, for callers and tests
 
-# The GSM 03.38 basic set, plus the extension table (each of those costs two septets).
-_GSM_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM_EXTENDED = set("^{}\\[~]|€")
-_REPLACEMENTS = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
-                 "\t": " ", "\u00a0": " "}
+SMS_LIMIT = aws_limits.SMS_SEPTETS
+SUBJECT_LIMIT = aws_limits.SUBJECT_MAX
 _STATUS_WORDS = {
     "investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
     "resolved": "Resolved", "postmortem": "Postmortem", "scheduled": "Scheduled maintenance",
@@ -28,60 +22,21 @@ _STATUS_WORDS = {
 }
 
 
-def gsm7(text: str) -> str:
-    """Text reduced to the GSM-7 alphabet: accents stripped, quotes straightened, others dropped."""
-    out = []
-    for ch in text:
-        ch = _REPLACEMENTS.get(ch, ch)
-        for c in ch:
-            if c in _GSM_BASIC or c in _GSM_EXTENDED:
-                out.append(c)
-                continue
-            base = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode()
-            out.append("".join(b for b in base if b in _GSM_BASIC))
-    return " ".join("".join(out).split())
-
-
-def septets(text: str) -> int:
-    return sum(2 if c in _GSM_EXTENDED else 1 for c in text)
-
-
-def _fit(text: str, budget: int) -> str:
-    if septets(text) <= budget:
-        return text
-    cut = []
-    used = 0
-    for ch in text:
-        cost = 2 if ch in _GSM_EXTENDED else 1
-        if used + cost > budget - 3:
-            break
-        cut.append(ch)
-        used += cost
-    return "".join(cut).rstrip() + "..."
-
-
 def sms(page_name: str, incident: dict, update: dict, link: str) -> str:
     """`[Acme] Investigating: API errors - We are looking into it. https://...` in <= 160."""
-    link = gsm7(link)
-    if septets(link) > 100:           # a link that eats the message helps nobody
-        link = ""
-    head = gsm7(f"[{page_name[:30]}] {_STATUS_WORDS.get(update['status'], update['status'])}") + ": "
-    budget = SMS_LIMIT - septets(link) - 1
-    title = gsm7(incident["name"])
+    head = gsm7(f"[{page_name[:30]}] {_STATUS_WORDS.get(update['status'], update['status'])}")
+    text = f"{head}: {gsm7(incident['name'])}"
     body = gsm7(update.get("body") or "")
-    text = head + title
-    if body and septets(text) + 3 < budget:
+    if body:
         text = f"{text} - {body}"
-    return f"{_fit(text, budget)} {link}".strip()
+    return aws_limits.sms(text, link)
 
 
 def subject(page_name: str, incident: dict, update: dict) -> str:
-    """ASCII, one line, at most 100 characters."""
-    raw = f"[{page_name}] {_STATUS_WORDS.get(update['status'], update['status'])}: {incident['name']}"
-    raw = "".join(_REPLACEMENTS.get(ch, ch) for ch in raw)
-    text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
-    text = " ".join(text.split())
-    return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3].rstrip() + "..."
+    """The email Subject: printable ASCII on one line, under 100 characters (SNS's rule)."""
+    return aws_limits.sns_subject(
+        f"[{page_name}] {_STATUS_WORDS.get(update['status'], update['status'])}: "
+        f"{incident['name']}", fallback=page_name)
 
 
 def email(page_name: str, incident: dict, update: dict, link: str, unsubscribe: str) -> str:
@@ -117,7 +72,9 @@ def webhook_payload(page: dict, status: dict, incident: dict, unsubscribe: Optio
     }
 
 
-SNS_LIMIT = 240_000          # SNS takes 256 KB per message; leave room for the envelope
+# SNS takes 256 KB for the message and its attributes together; the attributes are bounded
+# (chalicelib.audience keeps `components` under 8 KB), so the message gets the rest.
+SNS_LIMIT = aws_limits.MESSAGE_MAX_BYTES - 16 * 1024
 
 
 def sns_message(page_name: str, page: dict, status: dict, incident: dict, update: dict,
@@ -125,15 +82,18 @@ def sns_message(page_name: str, page: dict, status: dict, incident: dict, update
     """One MessageStructure=json document: each protocol gets the body it understands.
 
     The payload is repeated per protocol, so a long incident could pass SNS's size limit; then
-    the queues get only the update being announced, and at worst shortened bodies."""
-    def build(inc: dict, body_limit: int) -> str:
-        payload = json.dumps(webhook_payload(page, status, inc, None, documentation),
-                             separators=(",", ":"))
+    the queues get only the update being announced, then shortened bodies, and at last the
+    bare incident (no component list, no metadata, `meta.truncated`). Always under SNS_LIMIT."""
+    def build(inc: dict, body_limit: int, truncated: bool = False) -> str:
+        body = webhook_payload(page, status, inc, None, documentation)
+        if truncated:
+            body["meta"]["truncated"] = True
+        payload = json.dumps(body, separators=(",", ":"))
         mail = email(page_name, inc, update, link, unsubscribe)
-        return json.dumps({
-            "default": sms(page_name, inc, update, link),
-            "sms": sms(page_name, inc, update, link),
-            "email": mail[:body_limit],
+        text = sms(page_name, inc, update, link)
+        return aws_limits.json_message({
+            "default": text, "sms": text,
+            "email": aws_limits.sns_text(mail, body_limit),
             "sqs": payload, "lambda": payload, "https": payload, "http": payload,
         })
     message = build(incident, 200_000)
@@ -144,4 +104,12 @@ def sns_message(page_name: str, page: dict, status: dict, incident: dict, update
     if len(message.encode()) <= SNS_LIMIT:
         return message
     short = {**update, "body": (update.get("body") or "")[:5000]}
-    return build({**latest_only, "incident_updates": [short]}, 20_000)
+    message = build({**latest_only, "incident_updates": [short]}, 20_000)
+    if len(message.encode()) <= SNS_LIMIT:
+        return message
+    # Hundreds of components or a large metadata object, times four protocols: the queues get
+    # what identifies the incident and the update; the page has the rest.
+    bare = {**latest_only, "components": [], "metadata": {},
+            "incident_updates": [{**update, "body": (update.get("body") or "")[:1000],
+                                  "affected_components": None}]}
+    return build(bare, 20_000, truncated=True)

@@ -177,3 +177,9 @@ def test_a_replaced_place_compares_by_value():
     c = cfg()
     moved = replace(c, page=replace(c.page, service_hosted_on=Place("aws", "us-west-2")))
     assert codes(doctor.check(moved), "error") == ["offsite"]
+
+
+def test_a_component_may_not_take_the_page_wide_audience_value():
+    named_page = replace(cfg(), components=(Component("page", "Page", monitors=()),
+                                            *cfg().components))
+    assert codes(doctor.check(named_page, "prod", ALL_REPORT), "error") == ["reserved-id"]
