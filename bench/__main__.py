@@ -32,6 +32,8 @@ def main() -> int:
         detect_rows, _ = detection.run()
     from . import notify_latency
     notify_rows, _ = notify_latency.run()
+    from . import conditions
+    condition_rows, _ = conditions.run()
     total = time.perf_counter() - started
 
     print(render(f"(a) Public read: summary.json, {public_read.BIG} components, moto DynamoDB",
@@ -58,9 +60,11 @@ def main() -> int:
     print(render("(e) Incident POST to SNS publish, real local stack (subprocess, moto server)",
                  notify_rows))
     print()
+    print(render(conditions.TITLE, condition_rows))
+    print()
 
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
-              + notify_rows if r.ok is not None]
+              + notify_rows + condition_rows if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "

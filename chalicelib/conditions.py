@@ -58,6 +58,7 @@ _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 _FUNCTION = re.compile(r"(\w+)\((.*)\)", re.S)
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&*+.^_`|~-]+")
 _CLIP = 40
+_MAX_NUMBER_TEXT = 1000       # characters; longer text never reads as a number
 _NA = object()   # "nothing observed"; distinct from a JSON null, which is a real value
 
 
@@ -103,10 +104,47 @@ class _Left:
 
 
 @dataclass(frozen=True)
+class Glob:
+    """pat()'s glob: only `*` is special (any run of characters, newlines included) and the
+    whole text must match. Bodies are full of [ ] ? that fnmatch would treat as syntax.
+
+    Matched without regex backtracking: the first piece is a prefix, the last a suffix, and each
+    piece between is found left to right with str.find from a moving cursor. Taking the leftmost
+    occurrence of each middle piece is always safe (it leaves the most room for the rest), so
+    one pass decides, with work linear in the text for a given pattern. A `.*`-joined regex was
+    O(n^k) for k middle pieces and held the GIL, so the hung-check watchdog could not run.
+    """
+    pieces: tuple
+
+    @classmethod
+    def parse(cls, glob: str) -> "Glob":
+        return cls(tuple(glob.split("*")))
+
+    def matches(self, text: str) -> bool:
+        pieces = self.pieces
+        if len(pieces) == 1:                       # no star: the whole text, exactly
+            return text == pieces[0]
+        first, *middle, last = pieces
+        # The suffix may not overlap the prefix: "ab*ba" does not match "aba".
+        if len(text) < len(first) + len(last) or not text.startswith(first) \
+                or not text.endswith(last):
+            return False
+        cursor, end = len(first), len(text) - len(last)
+        for piece in middle:
+            if not piece:                          # "**": an empty piece matches anywhere
+                continue
+            at = text.find(piece, cursor, end)
+            if at < 0:
+                return False
+            cursor = at + len(piece)
+        return True
+
+
+@dataclass(frozen=True)
 class _Right:
     text: str                               # as written
     values: tuple = ()                      # literal or any() values, in the left side's units
-    pattern: Optional[re.Pattern] = None    # pat()
+    pattern: Optional[Glob] = None          # pat()
 
 
 @dataclass(frozen=True)
@@ -248,9 +286,7 @@ def _parse_right(text: str, left: _Left, op: str) -> _Right:
     if not arg:
         raise ConditionError(f"{name}() needs a value")
     if name == "pat":
-        # Only * is special: bodies are full of [ ] ? that fnmatch would treat as syntax.
-        glob = _unquote(arg)
-        return _Right(text, pattern=re.compile(".*".join(map(re.escape, glob.split("*"))), re.S))
+        return _Right(text, pattern=Glob.parse(_unquote(arg)))
     items = _split_args(arg)
     if "" in items:
         raise ConditionError("empty value in any()")
@@ -340,27 +376,46 @@ def _json_path(body: Optional[str], path: tuple) -> Any:
 
 def _matches(value: Any, op: str, right: _Right) -> bool:
     if right.pattern is not None:
-        hit = right.pattern.fullmatch(_as_text(value)) is not None
+        hit = right.pattern.matches(_as_text(value))
     elif op in ("==", "!="):
-        hit = any(_compare(value, "==", v) for v in right.values)
+        observed = _Observed(value)
+        hit = any(observed.compare("==", v) for v in right.values)
     else:
-        return _compare(value, op, right.values[0])
+        return _Observed(value).compare(op, right.values[0])
     return hit if op == "==" else not hit
 
 
-def _compare(left: Any, op: str, right: Any) -> bool:
-    a, b = _as_number(left), _as_number(right)
-    if a is not None and b is not None:
-        return _OPS[op](a, b)
-    # Ordering text ("ok" < "zz") would pass or fail silently for the wrong reason.
-    return op == "==" and _as_text(left) == _as_text(right)
+class _Observed:
+    """The observed value read as a number and as text at most once each: it may be a 1 MiB
+    body or a large JSON value, and any() compares it with every listed value."""
+
+    def __init__(self, value: Any):
+        self.value = value
+        self.number = _as_number(value)
+        self._text: Optional[str] = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _as_text(self.value)
+        return self._text
+
+    def compare(self, op: str, right: Any) -> bool:
+        b = _as_number(right)
+        if self.number is not None and b is not None:
+            return _OPS[op](self.number, b)
+        # Ordering text ("ok" < "zz") would pass or fail silently for the wrong reason.
+        return op == "==" and self.text == _as_text(right)
 
 
 def _as_number(value: Any) -> Optional[float]:
     if isinstance(value, bool):             # JSON true is not 1
         return None
-    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
-        return None
+    if isinstance(value, str):
+        value = value.strip()
+        # No number worth comparing is this long, and the pattern costs ~80 ms per MiB.
+        if len(value) > _MAX_NUMBER_TEXT or not _NUMBER.fullmatch(value):
+            return None
     if not isinstance(value, (int, float, str)):
         return None
     try:
@@ -388,5 +443,22 @@ def _show(left: _Left, value: Any) -> str:
         return f"{len(value.encode('utf-8', 'surrogatepass'))} bytes"   # never the body itself
     if left.name == "CERTIFICATE_EXPIRATION":
         return format_duration(value)
-    text = "".join(c if c.isprintable() else " " for c in _as_text(value)[:_CLIP + 1])
+    text = "".join(c if c.isprintable() else " " for c in _text_head(value, _CLIP + 1))
     return text if len(text) <= _CLIP else text[:_CLIP - 3] + "..."
+
+
+def _text_head(value: Any, limit: int) -> str:
+    """_as_text(value)[:limit] without serialising all of a large JSON value: the pure-Python
+    encoder yields pieces lazily, so this stops after about `limit` characters."""
+    if isinstance(value, str):
+        return value[:limit]
+    head, size = [], 0
+    try:
+        for piece in json.JSONEncoder(separators=(",", ":")).iterencode(value):
+            head.append(piece)
+            size += len(piece)
+            if size >= limit:
+                break
+    except (ValueError, RecursionError):
+        return "(unprintable)"[:limit]
+    return "".join(head)[:limit]
