@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
-from dataclasses import dataclass
-from typing import Optional
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Optional
 
 SCOPES = ("incidents:write", "components:write", "maintenance:write", "subscribers:read",
           "subscribers:write", "keys:admin")
@@ -65,3 +68,112 @@ def validate_scopes(scopes) -> frozenset:
     if unknown:
         raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
     return frozenset(scopes)
+
+
+# --- what a warm Lambda remembers between calls ---------------------------------------------
+
+KEY_CACHE_SECONDS = 30.0          # a revoked key stops working within this long
+KNOWN_KEYS = 256                  # stored keys read recently; far more than any team uses
+UNKNOWN_KEYS = 1024               # recent key ids with no stored key (a negative cache)
+FAILURES_PER_CLIENT = 10          # failed authentications per client address ...
+FAILURE_WINDOW = 60.0             # ... in this sliding window (seconds), then 429
+# Through CloudFront the source address is an edge server shared by many viewers, so its limit
+# is far higher; it only stops a caller that skips CloudFront and forges the viewer header.
+FAILURES_PER_SOURCE = 500
+
+MISSING = object()
+
+
+class TtlLru:
+    """A bounded map whose entries expire: at most `size` entries, the least recently used
+    dropped first, and an entry older than `ttl` seconds is never returned. Thread-safe."""
+
+    def __init__(self, size: int, ttl: float):
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.size, self.ttl = size, ttl
+        self._lock = threading.Lock()
+        self._entries: OrderedDict = OrderedDict()     # key -> (value, stored at)
+
+    def get(self, key: Hashable, now: float) -> Any:
+        """The value, or MISSING when absent or expired."""
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return MISSING
+            if not 0 <= now - hit[1] < self.ttl:      # expired, or the clock went back
+                del self._entries[key]
+                return MISSING
+            self._entries.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Hashable, value: Any, now: float) -> None:
+        with self._lock:
+            self._entries[key] = (value, now)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class FailureLimiter:
+    """At most `limit` failures per client in any `window` seconds (a sliding window).
+
+    Memory is bounded whatever callers send: at most `clients` clients are remembered (the one
+    that failed least recently is forgotten first), each with at most `limit` timestamps.
+    """
+
+    def __init__(self, limit: int, window: float, clients: int = 4096):
+        self.limit, self.window = limit, window
+        # client -> (the last `limit` failure times, blocked until)
+        self._clients = TtlLru(clients, ttl=float("inf"))
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str, now: float) -> int:
+        """Whole seconds until `client` may fail again; 0 when it may now."""
+        entry = self._clients.get(client, now)
+        if entry is MISSING:
+            return 0
+        times, blocked_until = entry
+        wait = blocked_until - now
+        if len(times) >= self.limit:
+            wait = max(wait, times[0] + self.window - now)
+        return math.ceil(wait) if wait > 0 else 0
+
+    def fail(self, client: str, now: float) -> None:
+        with self._lock:
+            entry = self._clients.get(client, now)
+            if entry is MISSING:
+                entry = (deque(maxlen=self.limit), 0.0)
+            entry[0].append(now)
+            self._clients.put(client, entry, now)
+
+    def block(self, client: str, now: float, seconds: float) -> None:
+        """Block `client` for `seconds`, e.g. when other Lambdas have counted its failures."""
+        with self._lock:
+            entry = self._clients.get(client, now)
+            times = deque(maxlen=self.limit) if entry is MISSING else entry[0]
+            self._clients.put(client, (times, now + seconds), now)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+@dataclass
+class KeyGuard:
+    """Per warm Lambda, all bounded: stored keys read recently (`known`, by key id: its record
+    and secret hash, whatever secret was presented), key ids that have no stored key
+    (`unknown`, so a repeated bogus key costs no read, and a flood of new ones cannot evict the
+    real keys), and failed authentications per client address."""
+    known: TtlLru = field(default_factory=lambda: TtlLru(KNOWN_KEYS, KEY_CACHE_SECONDS))
+    unknown: TtlLru = field(default_factory=lambda: TtlLru(UNKNOWN_KEYS, KEY_CACHE_SECONDS))
+    failures: FailureLimiter = field(
+        default_factory=lambda: FailureLimiter(FAILURES_PER_CLIENT, FAILURE_WINDOW))
+    source_failures: FailureLimiter = field(
+        default_factory=lambda: FailureLimiter(FAILURES_PER_SOURCE, FAILURE_WINDOW))

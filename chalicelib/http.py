@@ -1,7 +1,9 @@
-"""Small HTTP helpers shared by routes: conditional GETs and cache headers."""
+"""Small HTTP helpers shared by routes: conditional GETs, cache headers, the client's address."""
 from __future__ import annotations
 
+import ipaddress
 import json
+from typing import Optional
 
 from chalice import Response
 
@@ -64,3 +66,62 @@ def parse_json(raw: bytes):
     except RecursionError:
         raise ValueError("request body is nested too deeply") from None
     return value
+
+
+# --- who is asking ----------------------------------------------------------------------------
+
+VIEWER_ADDRESS = "cloudfront-viewer-address"     # chalice lower-cases header names
+
+
+def source_ip(request) -> str:
+    """The address API Gateway saw: behind CloudFront, an edge server's, shared by many."""
+    identity = ((request.context or {}).get("identity") or {}) if request is not None else {}
+    return _valid_ip(identity.get("sourceIp")) or "unknown"
+
+
+def client_ip(request) -> str:
+    """The visitor's address: CloudFront's `CloudFront-Viewer-Address` when present, else the
+    source address API Gateway saw.
+
+    CloudFront writes the header itself ("198.51.100.7:46532"; IPv6 as "2001:db8::7:46532",
+    the bracketed "[2001:db8::7]:46532" is read too), so it can be trusted on requests that came
+    through CloudFront. A caller that reaches the execute-api origin directly can send any value,
+    so a limit that matters should also count `source_ip` (with a higher bound).
+    """
+    header = ((request.headers or {}).get(VIEWER_ADDRESS) if request is not None else None)
+    return viewer_address(header) or source_ip(request)
+
+
+def viewer_address(value: Optional[str]) -> Optional[str]:
+    """The IP address in a CloudFront-Viewer-Address value, or None if it isn't one."""
+    if not value or len(value) > 64:
+        return None
+    value = value.strip()
+    if value.startswith("["):
+        host, sep, port = value[1:].partition("]:")
+    else:
+        host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return _valid_ip(host)
+
+
+def _valid_ip(text) -> Optional[str]:
+    try:
+        return str(ipaddress.ip_address(text)) if isinstance(text, str) and len(text) <= 64 else None
+    except ValueError:
+        return None
+
+
+def network_of(ip: str) -> str:
+    """What a per-client limit should count: an IPv4 address, or the /64 an IPv6 address is in
+    (one subscriber's usual allocation, which hands its owner 2^64 addresses to rotate)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))

@@ -141,6 +141,14 @@ class Container:
         return self._get("public_cache", build)
 
     @property
+    def key_guard(self):
+        """Operator keys read recently, unknown key ids and failed logins, per warm Lambda."""
+        def build():
+            from .auth import KeyGuard
+            return KeyGuard()
+        return self._get("key_guard", build)
+
+    @property
     def static_publisher(self):
         def build():
             from .static_copy import StaticPublisher

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-import threading
+import logging
 import uuid
 from typing import Optional
 
@@ -16,51 +17,86 @@ from ..snapshot import incident_v2, public_id
 
 bp = Blueprint(__name__)
 c = wiring.container
+log = logging.getLogger("outpost")
 PREFIX = "/api/v1/pages/{page_id}"
 MAX_REQUEST_BYTES = 64 * 1024
-KEY_CACHE_SECONDS = 30       # a revoked key stops working within this long
+KEY_CACHE_SECONDS = auth.KEY_CACHE_SECONDS    # a revoked key stops working within this long
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="outpost"'}
 
 
-class _KeyCache:
-    """Verified keys for a few seconds: a burst of calls costs one key read, not one each."""
+def authenticate(header: Optional[str], viewer: str = "unknown",
+                 source: Optional[str] = None) -> auth.ApiKey:
+    """The key in `header`, or ApiError 401; 429 once this client has failed too often.
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._entries: dict = {}
-
-    def get(self, key_id: str, now: float):
-        with self._lock:
-            hit = self._entries.get(key_id)
-        return hit[0] if hit and now - hit[1] < KEY_CACHE_SECONDS else None
-
-    def put(self, key_id: str, value, now: float):
-        with self._lock:
-            self._entries[key_id] = (value, now)
-
-
-_keys = _KeyCache()
-
-
-def authenticate(header: Optional[str]) -> auth.ApiKey:
+    `viewer` is the client's address (http.client_ip) and `source` the address API Gateway saw
+    (http.source_ip). Every failure counts against both; a client over its limit is refused
+    before any DynamoDB read, unless its key is one this Lambda read recently (no read either),
+    so an operator sharing an address with an attacker keeps working while the key is cached.
+    """
+    guard = c.key_guard
+    now = c.clock()
     token = auth.bearer_token(header)
     parts = auth.split(token) if token else None
+    limits = [(guard.failures, http.network_of(viewer))]
+    if source and source != viewer:
+        limits.append((guard.source_failures, http.network_of(source)))
+    if parts:
+        found = guard.known.get(parts[0], now)
+        if found is not auth.MISSING and _usable(found, parts[1], now):
+            c.store.touch_key(parts[0], now)
+            return found[0]
+    wait = max(limiter.retry_after(client, now) for limiter, client in limits)
+    if wait:
+        raise ApiError(429, "too many failed authentications from this address; "
+                            f"retry in {wait} s", headers={"Retry-After": str(wait)})
+    try:
+        return _verify(guard, parts, now)
+    except ApiError:
+        _count_failure(guard, limits, now)
+        raise
+
+
+def _usable(found, secret: str, now: float) -> bool:
+    key, digest = found
+    return auth.secret_matches(secret, digest) and key.usable(now)
+
+
+def _verify(guard: auth.KeyGuard, parts, now: float) -> auth.ApiKey:
     if not parts:
         raise ApiError(401, "missing or malformed API key: send Authorization: Bearer op_...",
-                       headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+                       headers=_UNAUTHORIZED)
     key_id, secret = parts
-    now = c.clock()
-    found = _keys.get(key_id, now)
-    if found is None:
-        found = c.store.get_key(key_id) or (None, None)
-        _keys.put(key_id, found, now)
-    key, digest = found
-    if key is None or not auth.secret_matches(secret, digest):
-        raise ApiError(401, "invalid API key", headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+    found = guard.known.get(key_id, now)
+    if found is auth.MISSING:
+        found = guard.unknown.get(key_id, now)
+    if found is auth.MISSING:
+        found = c.store.get_key(key_id)
+        (guard.known if found else guard.unknown).put(key_id, found, now)
+    if not found or not auth.secret_matches(secret, found[1]):
+        raise ApiError(401, "invalid API key", headers=_UNAUTHORIZED)
+    key = found[0]
     if not key.usable(now):
         reason = "revoked" if key.revoked_at is not None else "expired"
-        raise ApiError(401, f"API key {reason}", headers={"WWW-Authenticate": 'Bearer realm="outpost"'})
+        raise ApiError(401, f"API key {reason}", headers=_UNAUTHORIZED)
     c.store.touch_key(key_id, now)
     return key
+
+
+def _count_failure(guard: auth.KeyGuard, limits, now: float) -> None:
+    for limiter, client in limits:
+        limiter.fail(client, now)
+    # Other warm Lambdas serve the same client: one shared counter (an item with a TTL) makes
+    # the limit hold across them. Best effort: the local limit stands if it can't be counted.
+    limiter, client = limits[0]
+    try:
+        shared = c.store.hit(f"auth-fail#{hashlib.sha256(client.encode()).hexdigest()[:32]}",
+                             now, limiter.window)
+    except Exception:                                    # noqa: BLE001 (storage trouble)
+        log.warning("could not count a failed authentication in the shared counter",
+                    exc_info=True)
+        return
+    if shared > limiter.limit:
+        limiter.block(client, now, limiter.window - now % limiter.window)
 
 
 def operator(scope: Optional[str] = None):
@@ -70,7 +106,8 @@ def operator(scope: Optional[str] = None):
         def handler(page_id: str, *args, **kwargs):
             req = bp.current_request
             try:
-                key = authenticate((req.headers or {}).get("authorization"))
+                key = authenticate((req.headers or {}).get("authorization"),
+                                   http.client_ip(req), http.source_ip(req))
                 if scope and scope not in key.scopes:
                     raise ApiError(403, f"this key lacks the {scope} scope")
                 limit = c.config.operations.api_rate_limit
@@ -183,7 +220,8 @@ def _require_for_kind(incident_id: str, actor) -> None:
 
 
 def _require(scope: str, actor) -> None:
-    key, _ = c.store.get_key(actor.key_id)
+    found = c.key_guard.known.get(actor.key_id, c.clock())     # read moments ago by authenticate
+    key, _ = c.store.get_key(actor.key_id) if found is auth.MISSING else found
     if scope not in key.scopes:
         raise ApiError(403, f"this key lacks the {scope} scope")
 
