@@ -37,7 +37,7 @@ def static_objects(snapshot: dict, now: float,
     from .render.common import is_stale, outpost
 
     stale = is_stale(snapshot, now)
-    index = html.render_index(snapshot, stale, static=True, social_url=social_url)
+    index = html.render_index(snapshot, stale, social_url=social_url)
     out = [StaticObject("index.html", index, HTML),
            StaticObject("history.atom", feeds.render_atom(snapshot), "application/atom+xml"),
            StaticObject("history.rss", feeds.render_rss(snapshot), "application/rss+xml"),

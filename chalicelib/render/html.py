@@ -54,16 +54,16 @@ def _favicon(tone: str) -> Markup:
     return Markup("data:image/svg+xml," + quote(svg, safe="/:=' "))
 
 
-def render_index(snapshot: dict, stale: bool, static: bool = False,
-                 social_url: Optional[str] = None) -> bytes:
-    """The status page. `static` is the copy written to S3: it cannot be re-rendered when checks
-    stop, so it carries both the live and the "unknown" view and a few lines of script that switch
-    to the latter once its data is older than the staleness limit (readers without JS still see
-    the "as of" time next to every status)."""
+def render_index(snapshot: dict, stale: bool, social_url: Optional[str] = None) -> bytes:
+    """The status page. Every copy of it (the API's, the S3 copy, whatever a CDN or a browser
+    keeps under stale-while-revalidate/stale-if-error) outlives the moment it was rendered, so
+    unless it is already stale it carries both the live and the "unknown" view and a few lines
+    of script that switch to the latter once its data is older than the staleness limit
+    (readers without JS still see the "as of" time next to every status)."""
     ctx = view.index(snapshot, stale, social_url)
     extra = ctx["extra"]
-    return _render("index.html", root="", static=static, **ctx,
-                   favicon=_favicon(ctx["banner"]["tone"]),
+    return _render("index.html", root="", self_aging=True, **ctx,
+                   favicon=_favicon(ctx["banner"]["tone"]), stale_favicon=_favicon("unknown"),
                    stale_banner=view.banner(snapshot, True),
                    as_of_epoch=json.dumps(extra.get("data_as_of_epoch")),
                    stale_after=json.dumps(extra.get("stale_after_seconds") or 180))
@@ -76,7 +76,7 @@ def render_incident(snapshot: dict, incident_id: str) -> Optional[bytes]:
         return None
     page = view.page_info(snapshot)
     detail = view.incident(item, page["time_zone"])
-    return _render("incident.html", root="../", static=False, page=page, incident=detail,
+    return _render("incident.html", root="../", self_aging=False, page=page, incident=detail,
                    favicon=_favicon(detail["tone"]))
 
 
@@ -85,11 +85,11 @@ def render_history(snapshot: dict, number: int) -> Optional[bytes]:
     ctx = view.history(snapshot, number)
     if ctx is None:
         return None
-    return _render("history.html", root="", static=False, **ctx, favicon=_favicon("unknown"))
+    return _render("history.html", root="", self_aging=False, **ctx, favicon=_favicon("unknown"))
 
 
 def render_not_found(snapshot: dict) -> bytes:
     # Deliberately says nothing about the address asked for: one body per snapshot version,
     # so unknown ids can't grow the render cache.
-    return _render("not_found.html", root="/", static=False, page=view.page_info(snapshot),
+    return _render("not_found.html", root="/", self_aging=False, page=view.page_info(snapshot),
                    favicon=_favicon("unknown"))

@@ -1,5 +1,6 @@
 """The HTML page, incident pages, history, feeds and badges on the real Chalice app over moto."""
 import json
+import re
 
 import feedparser
 from chalicelib.services import run_round
@@ -9,6 +10,10 @@ from tests.inert import HOSTILE, assert_inert_html, assert_inert_xml, visible_te
 
 def get(client, path, **headers):
     return client.http.get(path, headers=headers)
+
+
+def cache_seconds(cache_control: str) -> dict:
+    return {k: int(v) for k, v in re.findall(r"([a-z-]+)=(\d+)", cache_control)}
 
 
 def publish(c, clock, snap):
@@ -53,6 +58,8 @@ def test_every_route_has_its_type_a_strong_etag_304_cache_control_and_cors(stack
         cc = h["Cache-Control"]
         assert cc.startswith("public") and "max-age=" in cc and "stale-while-revalidate=" in cc \
             and "stale-if-error=" in cc
+        # An old copy may stand in for a failing API for minutes, never for hours.
+        assert 0 < cache_seconds(cc)["stale-if-error"] <= 300, path
         etag = h["ETag"]
         assert etag.startswith('"') and len(etag) == 34
         again = get(client, path, **{"If-None-Match": etag})
@@ -68,6 +75,21 @@ def test_page_shows_the_snapshot(stack):
                   "Network maintenance", "Database upgrade", "Slow search",
                   "failing from 2 of 3 regions", "99.99% uptime", "About this page"):
         assert words in text, words
+
+
+def test_the_live_page_carries_its_data_age_for_the_browser(stack):
+    """A copy a CDN or browser keeps (stale-while-revalidate, stale-if-error) can't be
+    re-rendered: the page says how old its data is and judges that in the browser."""
+    c, client, clock, *_ = stack
+    snap = f.busy_snapshot(now=clock())
+    publish(c, clock, snap)
+    body = get(client, "/").body.decode()
+    as_of = snap["outpost"]["data_as_of_epoch"]
+    assert f'data-as-of="{float(as_of)}"' in body and 'data-stale-after="' in body
+    assert 'class="banner tone-partial live-only"' in body
+    assert 'class="banner tone-unknown stale-only"' in body
+    p = assert_inert_html(body, allowed_scripts=1)
+    assert "Date.now()" in p.script_bodies[0]
 
 
 def test_index_html_is_the_same_page(stack):
@@ -211,7 +233,8 @@ def test_hostile_operator_text_is_inert_on_every_route(stack):
     for path, content_type in _paths(snap).items():
         body = get(client, path).body
         if content_type.startswith("text/html"):
-            p = assert_inert_html(body.decode())
+            own_scripts = 1 if path in ("/", "/index.html") else 0     # the page's age check
+            p = assert_inert_html(body.decode(), allowed_scripts=own_scripts)
             assert "<script>alert(1)</script>" in "".join(p.text), path
         elif "json" in content_type:
             json.loads(body)

@@ -1,5 +1,6 @@
 """Public Statuspage v2 routes on the real Chalice app over moto, fed by real check rounds."""
 import json
+import re
 
 from chalicelib.services import run_round
 
@@ -88,6 +89,8 @@ def test_etag_304_cache_control_and_cors_on_every_v2_route(stack):
         assert h["Content-Type"] == "application/json; charset=utf-8"
         cc = h["Cache-Control"]
         assert "max-age=" in cc and "stale-while-revalidate=" in cc and "stale-if-error=" in cc
+        stale_if_error = int(re.search(r"stale-if-error=(\d+)", cc).group(1))
+        assert 0 < stale_if_error <= 300, path          # minutes, never a day of old green
         etag = h["ETag"]
         assert etag.startswith('"') and etag.endswith('"')
         again, body = get(client, f"/api/v2/{path}.json", **{"If-None-Match": etag})

@@ -11,6 +11,8 @@ import json
 import os
 import threading
 import urllib.request
+from datetime import datetime, timezone
+from typing import Optional
 
 import pytest
 from moto import mock_aws
@@ -41,9 +43,12 @@ def browser():
 class Watched:
     """A page that records console errors, uncaught exceptions and failed requests."""
 
-    def __init__(self, browser, viewport, scheme="light"):
+    def __init__(self, browser, viewport, scheme="light", at: Optional[float] = None):
         self.context = browser.new_context(viewport=viewport, color_scheme=scheme)
         self.page = self.context.new_page()
+        if at is not None:
+            # The browser's own clock, which the page's age check reads (Date.now()).
+            self.page.clock.install(time=datetime.fromtimestamp(at, timezone.utc))
         self.problems: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
         self.page.on("pageerror", lambda e: self.problems.append(str(e)))
@@ -112,15 +117,17 @@ def test_page_in_chromium_desktop_phone_and_dark(browser, served_app):
     url, snap = served_app
     for name, viewport, scheme in (("desktop", DESKTOP, "light"), ("phone", PHONE, "light"),
                                    ("desktop-dark", DESKTOP, "dark"), ("phone-dark", PHONE, "dark")):
-        w = Watched(browser, viewport, scheme)
+        w = Watched(browser, viewport, scheme, at=f.T0 + 30)      # the moment the data is from
         page = w.page
         resp = page.goto(url + "/")
         assert resp.status == 200 and resp.headers["content-type"] == "text/html; charset=utf-8"
         check_page(page, "API errors")
-        assert page.locator("section.banner h2").inner_text() == "Partial System Outage"
+        assert page.locator("section.banner.live-only h2").inner_text() == "Partial System Outage"
+        assert not page.locator("section.banner.stale-only").is_visible()
         names = page.locator("li.component .name").all_inner_texts()
         assert names == ["API", "Website", "Search"]
-        statuses = page.locator("li.component .pill").all_inner_texts()
+        statuses = [s.inner_text() for s in page.locator("li.component .pill").all()
+                    if s.is_visible()]
         assert statuses == ["Major outage", "Operational", "Degraded performance"]
         # 90 bars per component, each with its tooltip.
         first = page.locator("svg.bars").first
@@ -161,20 +168,57 @@ def test_incident_page_and_feeds_from_the_browser(browser, served_app):
     assert err.value.code == 404
 
 
-def test_static_copy_turns_itself_unknown_when_its_data_is_old(browser, tmp_path):
-    from chalicelib.render import html
-    snap = f.busy_snapshot()
-    path = tmp_path / "index.html"
-    path.write_bytes(html.render_index(snap, stale=False, static=True))
-    w = Watched(browser, PHONE)
-    page = w.page
-    page.goto(path.as_uri())            # T0 is long past in browser time: the data is old
+def _shows_unknown(page):
     assert "stale" in page.locator("html").get_attribute("class")
     assert page.locator("section.banner.stale-only").is_visible()
     assert not page.locator("section.banner.live-only").is_visible()
     visible = [s for s in page.locator("li.component .pill").all() if s.is_visible()]
     assert [s.inner_text() for s in visible] == ["Unknown"] * 3
+    assert "%2359636e" in page.locator("link[rel=icon]").get_attribute("href")   # grey icon
+
+
+def test_static_copy_turns_itself_unknown_when_its_data_is_old(browser, tmp_path):
+    from chalicelib.render import html
+    snap = f.busy_snapshot()
+    path = tmp_path / "index.html"
+    path.write_bytes(html.render_index(snap, stale=False))
+    w = Watched(browser, PHONE, at=f.T0 + 3600)     # an hour after its data
+    page = w.page
+    page.goto(path.as_uri())
+    _shows_unknown(page)
     page.screenshot(path=os.path.join(SHOTS, "static-stale-phone.png"), full_page=True)
+    assert w.problems == []
+    w.close()
+
+
+def test_live_page_kept_by_a_cache_turns_unknown_in_the_browser(browser, served_app):
+    """The API's own HTML, as a CDN or browser cache would hand it out an hour later
+    (stale-while-revalidate, stale-if-error): the server rendered it fresh and is not asked
+    again, yet the visitor sees "unknown", not an old green."""
+    url, snap = served_app
+    w = Watched(browser, DESKTOP, at=f.T0 + 3600)
+    page = w.page
+    resp = page.goto(url + "/")
+    assert resp.status == 200
+    served = resp.text()
+    assert 'class="banner tone-partial live-only"' in served       # rendered as fresh, server-side
+    _shows_unknown(page)
+    page.screenshot(path=os.path.join(SHOTS, "live-stale-desktop.png"), full_page=True)
+    assert w.problems == []
+    w.close()
+
+
+def test_an_open_page_turns_unknown_once_its_data_ages(browser, served_app):
+    url, snap = served_app
+    w = Watched(browser, PHONE, at=f.T0 + 30)      # data 50 s old: live
+    page = w.page
+    page.goto(url + "/")
+    assert page.locator("section.banner.live-only").is_visible()
+    assert "stale" not in (page.locator("html").get_attribute("class") or "")
+    page.clock.run_for("01:00")                     # 110 s old: still within the 180 s limit
+    assert page.locator("section.banner.live-only").is_visible()
+    page.clock.run_for("02:00")                     # 230 s old, nobody reloaded
+    _shows_unknown(page)
     assert w.problems == []
     w.close()
 
