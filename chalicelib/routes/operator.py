@@ -29,22 +29,26 @@ def authenticate(header: Optional[str], viewer: str = "unknown",
     """The key in `header`, or ApiError 401; 429 once this client has failed too often.
 
     `viewer` is the client's address (http.client_ip) and `source` the address API Gateway saw
-    (http.source_ip). Every failure counts against both; a client over its limit is refused
-    before any DynamoDB read, unless its key is one this Lambda read recently (no read either),
-    so an operator sharing an address with an attacker keeps working while the key is cached.
+    (http.source_ip). A missing or malformed key is refused at no cost (no read, no cache entry)
+    and is always a 401. A well-formed key that fails counts against both addresses; a client
+    over its limit is refused before any DynamoDB read, unless its key is one this Lambda read
+    recently (no read either), so an operator sharing an address with an attacker keeps working
+    while the key is cached.
     """
-    guard = c.key_guard
-    now = c.clock()
     token = auth.bearer_token(header)
     parts = auth.split(token) if token else None
+    if not parts:
+        raise ApiError(401, "missing or malformed API key: send Authorization: Bearer op_...",
+                       headers=_UNAUTHORIZED)
+    guard = c.key_guard
+    now = c.clock()
     limits = [(guard.failures, http.network_of(viewer))]
     if source and source != viewer:
         limits.append((guard.source_failures, http.network_of(source)))
-    if parts:
-        found = guard.known.get(parts[0], now)
-        if found is not auth.MISSING and _usable(found, parts[1], now):
-            c.store.touch_key(parts[0], now)
-            return found[0]
+    found = guard.known.get(parts[0], now)
+    if found is not auth.MISSING and _usable(found, parts[1], now):
+        c.store.touch_key(parts[0], now)
+        return found[0]
     wait = max(limiter.retry_after(client, now) for limiter, client in limits)
     if wait:
         raise ApiError(429, "too many failed authentications from this address; "
@@ -62,9 +66,6 @@ def _usable(found, secret: str, now: float) -> bool:
 
 
 def _verify(guard: auth.KeyGuard, parts, now: float) -> auth.ApiKey:
-    if not parts:
-        raise ApiError(401, "missing or malformed API key: send Authorization: Bearer op_...",
-                       headers=_UNAUTHORIZED)
     key_id, secret = parts
     found = guard.known.get(key_id, now)
     if found is auth.MISSING:

@@ -69,13 +69,19 @@ def test_failed_logins_from_one_address_get_429_without_touching_dynamodb(stack,
     assert get(client, bogus(), "198.51.100.7")[0].status_code == 401
 
 
-def test_malformed_and_missing_keys_count_too(stack):
+def test_missing_and_malformed_keys_cost_nothing_and_stay_401(stack, dynamo_calls):
     c, client, *_ = stack
-    for i in range(LIMIT):
+    for i in range(3 * LIMIT):
         headers = {"CloudFront-Viewer-Address": "198.51.100.7:1"}
         if i % 2:
             headers["Authorization"] = "Bearer nonsense"
-        assert client.http.get(BASE + "/incidents", headers=headers).status_code == 401
+        resp = client.http.get(BASE + "/incidents", headers=headers)
+        assert resp.status_code == 401 and "missing or malformed" in json.loads(resp.body)["error"]
+    assert dynamo_calls == [] and len(c.key_guard.failures) == 0
+    for _ in range(LIMIT):                            # a blocked address still learns why
+        get(client, bogus(), "198.51.100.7")
+    resp = client.http.get(BASE + "/incidents", headers={"CloudFront-Viewer-Address": "198.51.100.7:1"})
+    assert resp.status_code == 401
     assert get(client, bogus(), "198.51.100.7")[0].status_code == 429
 
 
