@@ -3,7 +3,7 @@
 The value is one whole `Condition.evaluate` (what a check round runs per condition), best of a
 few runs. The baseline is the previous pat(): a regex with `.*` between the literals, timed in
 a child process that SIGALRM ends after REGEX_BUDGET seconds, because `re` holds the GIL and
-cannot be interrupted from a thread. Its cost grows as n^(k+1) for k middle literals, so on the
+cannot be interrupted from a thread. Its cost grows as about n^k for k middle literals, so on the
 worst shapes it does not finish at all; ">2000 ms" means it was still running when killed.
 
 `python -m bench.conditions` prints this table alone.
