@@ -113,9 +113,11 @@ def viewer_address(value: Optional[str]) -> Optional[str]:
 
 def _valid_ip(text) -> Optional[str]:
     try:
-        return str(ipaddress.ip_address(text)) if isinstance(text, str) and len(text) <= 64 else None
+        if isinstance(text, str) and len(text) <= 64:
+            return str(ipaddress.ip_address(text))
     except ValueError:
-        return None
+        pass
+    return None
 
 
 def network_of(ip: str) -> str:

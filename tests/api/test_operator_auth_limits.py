@@ -80,7 +80,8 @@ def test_missing_and_malformed_keys_cost_nothing_and_stay_401(stack, dynamo_call
     assert dynamo_calls == [] and len(c.key_guard.failures) == 0
     for _ in range(LIMIT):                            # a blocked address still learns why
         get(client, bogus(), "198.51.100.7")
-    resp = client.http.get(BASE + "/incidents", headers={"CloudFront-Viewer-Address": "198.51.100.7:1"})
+    resp = client.http.get(BASE + "/incidents",
+                           headers={"CloudFront-Viewer-Address": "198.51.100.7:1"})
     assert resp.status_code == 401
     assert get(client, bogus(), "198.51.100.7")[0].status_code == 429
 

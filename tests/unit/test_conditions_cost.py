@@ -43,8 +43,8 @@ def test_glob_agrees_with_the_regex(glob, text):
 
 
 @settings(max_examples=500, deadline=None)
-@given(glob=st.text(alphabet="ab*", min_size=1, max_size=8), text=st.text(alphabet="ab", max_size=10),
-       negate=st.booleans())
+@given(glob=st.text(alphabet="ab*", min_size=1, max_size=8),
+       text=st.text(alphabet="ab", max_size=10), negate=st.booleans())
 def test_pat_condition_agrees_with_the_regex(glob, text, negate):
     op = "!=" if negate else "=="
     expected = (regex_glob(glob).fullmatch(text) is not None) != negate
@@ -82,7 +82,8 @@ SHAPES = [
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("glob,body,expected", SHAPES, ids=[f"shape{i}" for i in range(len(SHAPES))])
+@pytest.mark.parametrize("glob,body,expected", SHAPES,
+                         ids=[f"shape{i}" for i in range(len(SHAPES))])
 def test_every_pat_shape_on_a_mib_finishes(glob, body, expected):
     assert Glob.parse(glob).matches(body) is expected
     # And through the whole condition, as a check round evaluates it.
@@ -127,7 +128,8 @@ def test_any_reads_a_large_body_once_not_once_per_value(monkeypatch):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    lambda inner: (st.lists(inner, max_size=4)
+                   | st.dictionaries(st.text(max_size=4), inner, max_size=4)),
     max_leaves=20)
 
 

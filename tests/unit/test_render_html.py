@@ -165,7 +165,9 @@ def test_every_copy_of_the_page_carries_both_views_and_judges_its_own_age():
     assert re.search(r'<html lang="en" data-as-of="1779999980.0" data-stale-after="180.0">', body)
     p = assert_inert_html(body, allowed_scripts=1)
     assert "Date.now()" in p.script_bodies[0] and "setInterval" in p.script_bodies[0]
-    assert re.search(r'<link rel="icon" href="data:image/svg\+xml,[^"]*" data-stale-href="data:image/svg\+xml,[^"]*%2359636e', body)
+    # ... and the grey "unknown" favicon to switch to.
+    assert re.search(r'<link rel="icon" href="data:image/svg\+xml,[^"]*" '
+                     r'data-stale-href="data:image/svg\+xml,[^"]*%2359636e', body)
     assert 'class="banner tone-partial live-only"' in body
     assert 'class="banner tone-unknown stale-only"' in body
     assert body.count('class="pill tone-unknown stale-only"') == 4     # one per component + group
