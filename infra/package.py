@@ -50,6 +50,10 @@ def drop_stream_consumers(template_path: str) -> list[str]:
                     for ev in (res.get("Properties", {}).get("Events") or {}).values())]
     for name in gone:
         del resources[name]
+    # ...and their log groups (chalice names them "/aws/lambda/${Function}")
+    for name in [k for k, res in resources.items() if res.get("Type") == "AWS::Logs::LogGroup"
+                 and any(f"${{{g}}}" in repr(res) for g in gone)]:
+        del resources[name]
     for name in [k for k, out in (doc.get("Outputs") or {}).items()
                  if any(g in repr(out) for g in gone)]:
         del doc["Outputs"][name]

@@ -2,6 +2,8 @@
 
 Packages into temporary directories (others may be using build/ at the same time).
 """
+import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -133,7 +135,7 @@ def test_every_function_gets_table_names_by_reference_and_the_shared_environment
     assert shared["OPERATOR_TOPIC_ARN"] == {"Ref": "OperatorTopic"}
     assert shared["UPDATES_DLQ_ARN"] == {"Fn::GetAtt": ["UpdatesDeadLetterQueue", "Arn"]}
     assert shared["SMS_MONTHLY_SPEND_LIMIT"] == {"Ref": "SmsMonthlySpendLimit"}
-    assert shared["STATIC_BUCKET"] == {"Fn::If": ["StaticFallbackOn", {"Ref": "StaticBucket"}, ""]}
+    assert shared["STATIC_BUCKET"] == {"Ref": "StaticBucket"}         # the copy is always made
     for fn in fns.values():                   # a function's own value would win over Globals
         assert not set(shared) & set(fn["Properties"]["Environment"]["Variables"])
 
@@ -209,46 +211,11 @@ def test_iam_is_least_privilege(template):
     (audit,) = [s for s in sts if s["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]}]
     assert set(audit["Action"]) == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:DescribeTable"}
     s3 = [s for s in sts if any(a.startswith("s3:") for a in as_list(s["Action"]))]
-    assert s3 and all(s["_condition"] == "StaticFallbackOn" for s in s3)
+    assert s3 and all("_condition" not in s for s in s3)
+    assert [s["Resource"] for s in s3] == [{"Fn::Sub": "${StaticBucket.Arn}/*"},
+                                           {"Fn::GetAtt": ["StaticBucket", "Arn"]}]
     assert {a for s in s3 for a in as_list(s["Action"])} == \
         {"s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
-
-
-def alarm(template, name):
-    res = template[name]
-    assert res["Type"] == "AWS::CloudWatch::Alarm"
-    props = res["Properties"]
-    assert props["AlarmActions"] == [{"Ref": "OperatorTopic"}]
-    return props
-
-
-def test_alarms(doc, template):
-    silent = alarm(template, "RunChecksSilentAlarm")
-    assert silent["MetricName"] == "Invocations" and silent["TreatMissingData"] == "breaching"
-    results = alarm(template, "ResultsSilentAlarm")
-    assert (results["Namespace"], results["MetricName"]) == ("Outpost", "ResultsWritten")
-    assert results["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "RunChecks"}}]
-    assert (results["Period"] * results["EvaluationPeriods"], results["ComparisonOperator"],
-            results["Threshold"], results["TreatMissingData"]) == \
-        (180, "LessThanThreshold", 1, "breaching")
-    for name, queue in (("UpdatesDeadLetterAlarm", "UpdatesDeadLetterQueue"),
-                        ("OperatorDeadLetterAlarm", "OperatorDeadLetterQueue"),
-                        ("StreamFailureAlarm", "StreamFailureQueue")):
-        props = alarm(template, name)
-        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        assert props["Dimensions"] == [{"Name": "QueueName",
-                                        "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
-    api = alarm(template, "ApiServerErrorsAlarm")
-    assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
-    assert {"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}} in api["Dimensions"]
-    assert template["RestAPI"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}
-    sms = alarm(template, "SmsSpendAlarm")
-    assert (sms["Namespace"], sms["MetricName"]) == ("AWS/SNS", "SMSMonthToDateSpentUSD")
-    assert sms["Threshold"] == {"Ref": "SmsSpendAlarmThreshold"}
-    params = doc["sam"]["Parameters"]
-    assert params["SmsMonthlySpendLimit"]["Type"] == "Number"
-    lag = alarm(template, "OnStateChangeLagAlarm")
-    assert lag["MetricName"] == "IteratorAge"
 
 
 def present(sam, **overrides):
@@ -283,32 +250,239 @@ def present(sam, **overrides):
     return {k for k, v in sam["Resources"].items() if "Condition" not in v or cond(v["Condition"])}
 
 
-FALLBACK_TYPES = ("AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::CloudFront::Distribution",
-                  "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::CachePolicy")
+# -- alarms: the same failure modes as before, on built-in metrics, fewer alarms -------------
+
+def alarms(resources):
+    return {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def test_static_fallback_exists_only_when_enabled(doc, template):
+def metric_stats(props):
+    """[(namespace, metric, {dimension: value}, stat, period)] an alarm reads."""
+    if "Metrics" not in props:
+        return [(props["Namespace"], props["MetricName"],
+                 {d["Name"]: d["Value"] for d in props.get("Dimensions", ())},
+                 props.get("Statistic"), props["Period"])]
+    out = []
+    for q in props["Metrics"]:
+        if "MetricStat" in q:
+            m = q["MetricStat"]["Metric"]
+            out.append((m["Namespace"], m["MetricName"],
+                        {d["Name"]: d["Value"] for d in m.get("Dimensions", ())},
+                        q["MetricStat"]["Stat"], q["MetricStat"]["Period"]))
+    return out
+
+
+def expression(props, params):
+    """The alarm's metric math as a Python function of its metric ids (None: no datapoint)."""
+    (out,) = [q for q in props["Metrics"] if q.get("ReturnData")]
+    text = out["Expression"]
+    if isinstance(text, dict):                       # Fn::Sub with parameters
+        text = re.sub(r"\$\{(\w+)\}", lambda m: str(params[m.group(1)]), text["Fn::Sub"])
+    ids = [q["Id"] for q in props["Metrics"] if "MetricStat" in q]
+    scope = {"IF": lambda c, a, b: a if c else b,
+             "FILL": lambda x, default: default if x is None else x}
+    return lambda **values: eval(text, {"__builtins__": {}}, {**scope, **{i: values.get(i) for i in ids}})
+
+
+def breaches(props, value) -> bool:
+    op = props["ComparisonOperator"]
+    return {"GreaterThanOrEqualToThreshold": value >= props["Threshold"],
+            "GreaterThanThreshold": value > props["Threshold"],
+            "LessThanThreshold": value < props["Threshold"]}[op]
+
+
+def test_the_alarm_set_is_small_and_reads_only_built_in_metrics(doc, template):
+    home = alarms(template)
+    assert set(home) == {"ChecksAlarm", "NotificationsAlarm", "ApiServerErrorsAlarm",
+                         "SmsSpendAlarm"}
+    for props in (a["Properties"] for a in home.values()):
+        assert props["AlarmActions"] == [{"Ref": "OperatorTopic"}]
+        assert all(ns.startswith("AWS/") for ns, *_ in metric_stats(props))   # no custom metric
+    # CloudWatch bills each metric an alarm reads: 7 at the defaults (SMS sign-up off), was
+    # 9 single-metric alarms plus a custom metric ($0.30) per stage.
+    on = present(doc["sam"]) & set(home)
+    assert sum(len(metric_stats(home[k]["Properties"])) for k in on) == 7
+    assert "SmsSpendAlarm" not in on and "SmsSpendAlarm" in present(doc["sam"], SmsSignup="true")
+
+
+def test_checks_alarm_is_the_dead_mans_switch_for_every_region(doc, template):
+    props = template["ChecksAlarm"]["Properties"]
+    stats = metric_stats(props)
+    assert ("AWS/DynamoDB", "SuccessfulRequestLatency",
+            {"TableName": {"Ref": "ResultsTable"}, "Operation": "PutItem"}, "SampleCount", 60) in stats
+    assert ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "RunChecks"}}, "Sum", 60) in stats
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"], props["TreatMissingData"]) == \
+        (3, 3, "breaching")                           # 3 minutes; silence is breaching
+    params = {k: v.get("Default") for k, v in doc["sam"]["Parameters"].items()}
+    assert params["CheckRegionCount"] == 3
+    minute = expression(props, params)
+    assert not breaches(props, minute(written=3, failed=0))           # every region wrote
+    assert not breaches(props, minute(written=6, failed=0))           # sub-minute rounds
+    assert breaches(props, minute(written=2, failed=0))               # one region stopped
+    assert breaches(props, minute(written=None, failed=None))         # nothing at all
+    assert breaches(props, minute(written=3, failed=1))               # wrote, then failed
+
+
+def test_notifications_alarm_watches_every_dead_letter_queue_and_the_stream_lag(template):
+    props = template["NotificationsAlarm"]["Properties"]
+    stats = metric_stats(props)
+    dead_letter_queues = {k for k, v in template.items() if v["Type"] == "AWS::SQS::Queue"
+                          and k.endswith(("DeadLetterQueue", "FailureQueue"))}
+    assert dead_letter_queues >= {"UpdatesDeadLetterQueue", "OperatorDeadLetterQueue",
+                                  "StreamFailureQueue"}
+    watched = {dims["QueueName"]["Fn::GetAtt"][0] for ns, metric, dims, *_ in stats
+               if (ns, metric) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    assert watched == dead_letter_queues
+    assert ("AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "OnStateChange"}}, "Minimum",
+            300) in stats
+    ids = {q["MetricStat"]["Metric"].get("Dimensions", [{}])[0].get("Value", {}).get(
+        "Fn::GetAtt", [None])[0]: q["Id"] for q in props["Metrics"] if "MetricStat" in q}
+    check = expression(props, {})
+    quiet = {ids[q]: 0 for q in dead_letter_queues}
+    assert not breaches(props, check(**quiet, lag=1000))
+    assert not breaches(props, check(lag=None))                      # idle: no datapoints
+    for queue in dead_letter_queues:
+        assert breaches(props, check(**{**quiet, ids[queue]: 1}, lag=0))
+    assert breaches(props, check(**quiet, lag=301_000))              # 5 minutes behind
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_api_errors_and_sms_spend_alarms(doc, template):
+    api = template["ApiServerErrorsAlarm"]["Properties"]
+    assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    assert {"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}} in api["Dimensions"]
+    assert template["RestAPI"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}
+    sms = template["SmsSpendAlarm"]
+    assert sms["Condition"] == "SmsSignupOn"
+    assert (sms["Properties"]["Namespace"], sms["Properties"]["MetricName"]) == \
+        ("AWS/SNS", "SMSMonthToDateSpentUSD")
+    assert sms["Properties"]["Threshold"] == {"Ref": "SmsSpendAlarmThreshold"}
+    assert doc["sam"]["Parameters"]["SmsMonthlySpendLimit"]["Type"] == "Number"
+
+
+def test_functions_are_arm64_with_retained_logs(template):
+    fns = functions(template)
+    for name, fn in fns.items():
+        assert fn["Properties"]["Architectures"] == ["arm64"], name
+        (group,) = [g for g in template.values() if g["Type"] == "AWS::Logs::LogGroup"
+                    and g["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}]
+        assert group["Properties"]["RetentionInDays"] == 14
+    with open(os.path.join(ROOT, ".chalice", "config.json")) as fh:
+        config = json.load(fh)
+    assert fns["RunChecks"]["Properties"]["MemorySize"] == \
+        config["lambda_functions"]["run_checks"]["lambda_memory_size"]
+
+
+# -- CloudFront: in front of every public route, always ---------------------------------------
+
+CLOUDFRONT_TYPES = ("AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::CloudFront::Distribution",
+                    "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::CachePolicy",
+                    "AWS::CloudFront::OriginRequestPolicy")
+
+
+def test_cloudfront_and_the_static_copy_are_always_there_and_the_waf_optional(doc, template):
     sam = doc["sam"]
-    fallback = {k for k, v in template.items() if v["Type"] in FALLBACK_TYPES}
-    assert len(fallback) == 6
-    assert sam["Parameters"]["StaticFallback"]["Default"] == "false"
-    assert not fallback & present(sam)
-    assert fallback <= present(sam, StaticFallback="true", WebAclArn="arn:aws:wafv2:x")
-    for name in fallback:
-        assert template[name]["Condition"] == "StaticFallbackOn"
-    assert {k for k, v in sam["Outputs"].items() if v.get("Condition") == "StaticFallbackOn"} == \
-        {"StaticBucketName", "DistributionDomainName"}
-    (assertion,) = sam["Rules"]["StaticFallbackNeedsWaf"]["Assertions"]
-    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebAclArn"}, ""]}]}
-    assert "us-east-1" in assertion["AssertDescription"]
+    edge = {k for k, v in template.items() if v["Type"] in CLOUDFRONT_TYPES}
+    assert len(edge) == 7 and edge <= present(sam)
+    assert not any("Condition" in template[k] for k in edge)
+    assert "StaticFallback" not in sam["Parameters"]
+    assert not any(v.get("Condition") for v in sam["Outputs"].values())
+    assert {"StaticBucketName", "DistributionDomainName"} <= set(sam["Outputs"])
+    cfg = template["Distribution"]["Properties"]["DistributionConfig"]
+    assert sam["Parameters"]["WebAclArn"]["Default"] == ""
+    assert cfg["WebACLId"] == {"Fn::If": ["HasWebAcl", {"Ref": "WebAclArn"}, {"Ref": "AWS::NoValue"}]}
 
 
-def test_cloudfront_fails_over_to_the_s3_copy_quickly(template):
+def behaviour_for(cfg, path):
+    """The cache behaviour CloudFront picks: the first path pattern that matches, else default."""
+    for b in cfg["CacheBehaviors"]:
+        if fnmatch.fnmatchcase(path, b["PathPattern"]):
+            return b
+    return cfg["DefaultCacheBehavior"]
+
+
+def app_routes():
+    """(sample path, method) for every route the app serves."""
+    from app import app
+    return [(re.sub(r"\{\w+\}", "x1", path), method)
+            for path, methods in app.routes.items() for method in methods]
+
+
+# Contract routes other work adds; the distribution must already treat them right.
+CONTRACT_GETS = ["/", "/incidents/x1", "/history.atom", "/history.rss", "/badge/x1.svg",
+                 "/api/v2/summary.json", "/api/v2/uptime.json", "/maintenance.ics", "/embed.js",
+                 "/embed", "/history"]
+CONTRACT_WRITES = [("/api/v1/reports", "POST"), ("/api/v1/heartbeat/x1", "POST"),
+                   ("/api/v1/heartbeat/x1", "GET"), ("/api/v1/subscribe", "POST"),
+                   ("/api/v1/pages/acme/incidents", "POST"), ("/api/v1/pages/acme/incidents", "GET")]
+
+
+def test_every_public_get_is_cached_and_everything_else_passes_through(template):
+    cfg = template["Distribution"]["Properties"]["DistributionConfig"]
+    public = template["PublicCachePolicy"]["Properties"]["CachePolicyConfig"]
+    private = template["OperatorCachePolicy"]["Properties"]["CachePolicyConfig"]
+    routes = app_routes() + [(p, "GET") for p in CONTRACT_GETS] + CONTRACT_WRITES
+    cached_paths = set()
+    for path, method in routes:
+        b = behaviour_for(cfg, path)
+        assert method in b["AllowedMethods"], (path, method)
+        policy = template[b["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
+        read_only = method in ("GET", "HEAD") and (not path.startswith("/api/v1/")
+                                                   or path == "/api/v1/openapi.json")
+        if read_only:
+            assert policy is public and b["Compress"] is True, path
+            cached_paths.add(path)
+        else:                   # operator API, sign-up, reports, heartbeats, every write
+            assert policy is private, (path, method)
+            assert b["OriginRequestPolicyId"] == {"Ref": "ApiOriginRequestPolicy"}
+            assert b["TargetOriginId"] == "api"
+    assert {"/", "/api/v2/summary.json", "/incidents/x1", "/badge/x1.svg"} <= cached_paths
+    # pages come from the API, or from the S3 copy when it errs
+    for path in ("/", "/api/v2/summary.json", "/history.atom", "/maintenance.ics", "/embed.js"):
+        assert behaviour_for(cfg, path)["TargetOriginId"] == "api-then-static"
+    assert (private["DefaultTTL"], private["MaxTTL"]) == (0, 1)        # nothing kept, nothing shared
+    assert private["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"] == \
+        {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]}
+
+
+def test_public_ttls_follow_the_origins_cache_control(template):
+    from chalicelib.http import PUBLIC_CACHE_CONTROL
+    directives = dict(d.strip().partition("=")[::2] for d in PUBLIC_CACHE_CONTROL.split(","))
+    max_age = int(directives["max-age"])
+    assert "stale-while-revalidate" in directives
+    policy = template["PublicCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert policy["MinTTL"] == 0 <= max_age <= policy["MaxTTL"]      # the origin's max-age rules
+    assert policy["DefaultTTL"] <= max_age                           # no header: shorter still
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["EnableAcceptEncodingGzip"] and key["EnableAcceptEncodingBrotli"]
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}        # one copy per object
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["page"]}
+
+
+def test_the_app_gets_the_visitors_address_from_cloudfront(template):
+    cfg = template["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    headers = cfg["HeadersConfig"]["Headers"]
+    assert cfg["HeadersConfig"]["HeaderBehavior"] == "whitelist"
+    assert {"CloudFront-Viewer-Address", "CloudFront-Viewer-Country"} <= set(headers)
+    assert "Host" not in headers and "Authorization" not in headers   # API GW's own; cache key
+    assert len(headers) <= 10                                          # CloudFront's quota
+    used = set()                                    # every request header the app reads
+    for root, _, files in os.walk(os.path.join(ROOT, "chalicelib")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(root, name)) as fh:
+                    used |= set(re.findall(r'headers or \{\}\)\.get\("([a-z-]+)"\)', fh.read()))
+    assert used - {"authorization"} <= {h.lower() for h in headers}
+
+
+def test_cloudfront_fails_over_to_the_s3_copy_behind_origin_shield(doc, template):
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in cfg["Origins"]}
     api, static = origins["api"], origins["static"]
     assert 2 <= api["ConnectionTimeout"] <= 3 and 1 <= api["ConnectionAttempts"] <= 2
     assert api["CustomOriginConfig"]["OriginReadTimeout"] == 5
+    assert static["DomainName"] == {"Fn::GetAtt": ["StaticBucket", "RegionalDomainName"]}
     assert static["OriginAccessControlId"] == \
         {"Fn::GetAtt": ["StaticOriginAccessControl", "Id"]}
     (group,) = cfg["OriginGroups"]["Items"]
@@ -317,12 +491,13 @@ def test_cloudfront_fails_over_to_the_s3_copy_quickly(template):
     default = cfg["DefaultCacheBehavior"]
     assert default["TargetOriginId"] == group["Id"] and default["Compress"] is True
     assert cfg["DefaultRootObject"] == "index.html"
-    policy = template[default["CachePolicyId"]["Ref"]]["Properties"]["CachePolicyConfig"]
-    assert policy["MinTTL"] == 0 and policy["MaxTTL"] >= 86400       # origin Cache-Control rules
-    (operator,) = cfg["CacheBehaviors"]
-    assert operator["PathPattern"] == "/api/v1/*" and operator["TargetOriginId"] == "api"
-    assert "POST" in operator["AllowedMethods"]
-    assert cfg["WebACLId"] == {"Ref": "WebAclArn"}
+    for origin in (api, static):
+        cond, off, on = origin["OriginShield"]["Fn::If"]
+        assert (cond, off, on["Enabled"]) == ("ShieldOff", {"Enabled": False}, True)
+        assert on["OriginShieldRegion"] == {"Fn::If": ["ShieldInStackRegion", {"Ref": "AWS::Region"},
+                                                       {"Ref": "OriginShieldRegion"}]}
+    shield = doc["sam"]["Parameters"]["OriginShieldRegion"]
+    assert shield["Default"] == "" and {"none", "us-west-2", "eu-west-1"} <= set(shield["AllowedValues"])
     reader = template["StaticBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert reader["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert "AWS:SourceArn" in reader["Condition"]["StringEquals"]
@@ -383,8 +558,11 @@ def test_checker_stage_adds_a_vantage_point_and_nothing_else(checker):
     (ddb,) = [s for s in statements(res) if as_list(s["Action"])[0].startswith("dynamodb:")]
     assert all("${HomeRegion}" in r["Fn::Sub"] for r in ddb["Resource"])
     assert "dynamodb:Scan" not in ddb["Action"]
-    for name in ("RunChecksSilentAlarm", "ResultsSilentAlarm"):
-        assert res[name]["Properties"]["TreatMissingData"] == "breaching"
+    # its silence is the home stack's ChecksAlarm; its errors alarm only with a topic to tell
+    assert [k for k, v in res.items() if v["Type"] == "AWS::CloudWatch::Alarm"] == \
+        ["RunChecksErrorsAlarm"]
+    assert res["RunChecksErrorsAlarm"]["Condition"] == "HasAlarmTopic"
+    assert "OnStateChangeLogGroup" not in res and "RunChecksLogGroup" in res
 
 
 SAME_PLACE = """

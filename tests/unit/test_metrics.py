@@ -1,4 +1,4 @@
-"""The checker's dead man's switch metric: one embedded-metric-format line, only in Lambda."""
+"""The checker's one log line per invocation: short, plain JSON, no CloudWatch metric."""
 import json
 from types import SimpleNamespace
 
@@ -9,14 +9,13 @@ def report(regions=("us-west-2",), checks=10, failing=1):
     return SimpleNamespace(regions=regions, checks=checks, failing_checks=failing)
 
 
-def test_the_line_is_embedded_metric_format_with_one_metric():
-    line = json.loads(metrics.results_line("outpost-RunChecks", 3, 3, 30, 2, 1_780_000_000.5))
-    (spec,) = line["_aws"]["CloudWatchMetrics"]
-    assert line["_aws"]["Timestamp"] == 1_780_000_000_500
-    assert spec == {"Namespace": "Outpost", "Dimensions": [["FunctionName"]],
-                    "Metrics": [{"Name": "ResultsWritten", "Unit": "Count"}]}
-    assert (line["FunctionName"], line["ResultsWritten"], line["checks"]) == \
-        ("outpost-RunChecks", 3, 30)
+def test_the_line_is_short_json_and_defines_no_custom_metric():
+    text = metrics.results_line(3, 3, 30, 2, 1_780_000_000.5)
+    line = json.loads(text)
+    assert line == {"rounds": 3, "results_written": 3, "checks": 30, "failing": 2,
+                    "at": 1_780_000_000}
+    assert "_aws" not in line and "\n" not in text
+    assert len(text) < 100            # ingested once a minute per region: bytes are money
 
 
 def test_emitted_only_in_lambda_and_zero_when_no_round_finished(capsys):
@@ -24,6 +23,7 @@ def test_emitted_only_in_lambda_and_zero_when_no_round_finished(capsys):
     assert capsys.readouterr().out == ""
     env = {"AWS_LAMBDA_FUNCTION_NAME": "fn"}
     metrics.emit_results(env, [report(("a", "b")), report(("a", "b"))], 1.0)
-    assert json.loads(capsys.readouterr().out)["ResultsWritten"] == 4
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and json.loads(out)["results_written"] == 4
     metrics.emit_results(env, [], 1.0)
-    assert json.loads(capsys.readouterr().out)["ResultsWritten"] == 0
+    assert json.loads(capsys.readouterr().out)["results_written"] == 0

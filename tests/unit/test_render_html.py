@@ -63,6 +63,7 @@ def test_about_section_says_where_it_runs_and_how_it_is_backed_up():
     about = text[text.index("About this page"):]
     assert "AWS us-west-2" in about and "mediatemple el-segundo" in about
     assert "separately from the service" in about
+    assert "through Amazon CloudFront" in about and "copy kept in Amazon S3" in about
     assert "point-in-time recovery" in about and "35 days" in about
     assert "3 regions (us-west-2, eu-west-1, ap-southeast-2)" in about and "2 of them agree" in about
 
