@@ -34,6 +34,9 @@ def main() -> int:
     notify_rows, _ = notify_latency.run()
     from . import conditions
     condition_rows, _ = conditions.run()
+    # Last: its moto server and endpoint must not meet the others' mock_aws().
+    from . import cost
+    cost_rows, cost_facts = cost.run()
     total = time.perf_counter() - started
 
     print(render(f"(a) Public read: summary.json, {public_read.BIG} components, moto DynamoDB",
@@ -63,8 +66,12 @@ def main() -> int:
     print(render(conditions.TITLE, condition_rows))
     print()
 
+    print(render("(g) Monthly cost of the reference workload (100 monitors x 3 regions, "
+                 "1 M views), from measured counts x list prices", cost_rows))
+    print()
+
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
-              + notify_rows + condition_rows if r.ok is not None]
+              + notify_rows + condition_rows + cost_rows if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "
@@ -75,6 +82,9 @@ def main() -> int:
               f"{'; '.join(failed)}{extra}")
     else:
         print(f"VERDICT: PASS, all {len(scored)} targets met{extra}")
+    # DESIGN.md, "Contract: commands": the bench ends with exactly these two lines.
+    for line in cost.cost_model.contract_lines(cost_facts["totals"]):
+        print(line)
     sys.stdout.flush()
     return 0
 
