@@ -36,10 +36,26 @@ def on_state_change(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def run_checks(event):
+    # The checks first: housekeeping after them, within what is left of the invocation.
     from chalicelib.checker import run_invocation
     from chalicelib.manage import housekeeping
-    housekeeping(c, event.to_dict().get("id", "schedule"))
-    return run_invocation(c, event.context)
+    remaining = getattr(event.context, "get_remaining_time_in_millis", None)
+    try:
+        return run_invocation(c, event.context)
+    finally:
+        housekeeping(c, event.to_dict().get("id", "schedule"),
+                     (lambda: remaining() / 1000) if remaining else None)
+
+
+# A placeholder like the stream ARN above: `make package` points the event source at the
+# stack's own queue (infra/resources.yaml); locally, local/stack.py polls it.
+DELIVERY_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:outpost-deliveries"
+
+
+@app.on_sqs_message(queue_arn=DELIVERY_QUEUE_ARN, batch_size=10, name="deliver")
+def deliver(event):
+    from chalicelib.deliver import handle_messages
+    return handle_messages(c, event.to_dict()["Records"])
 
 
 def _v2(name: str) -> Response:

@@ -5,6 +5,7 @@ is fenced by a dedupe key `sent#<event id>#<channel>`: claimed with a short leas
 send, marked done after. A replay finds "done" and skips; a send that died mid-way is retried
 after its lease (at least once beats never). Records that can never be read are reported to the
 operators and skipped, so one poisoned record can't hold back the rest of the shard.
+Webhooks are never posted from here: they are queued for the delivery worker (chalicelib.deliver).
 """
 from __future__ import annotations
 
@@ -118,9 +119,11 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     sent += once(c, f"{event.id}#topic", lambda: c.notifier.publish_update(
         message, subject, list(event.components), event.sms_worthy, event.kind))
     payload = messages.webhook_payload(snap["page"], snap["status"], v2, None, docs)
+    hooks = []
     for sub in _webhooks_for(c, event.components):
         body = dict(payload, meta={**payload["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
-        sent += _post_once(c, event.id, sub, body)
+        hooks.append((sub, _incident_bodies(body, update)))
+    sent += _enqueue_webhooks(c, event.id, hooks)
     if event.first and (event.incident.get("metadata") or {}).get("auto"):
         sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
             f"[{cfg.page.name}] Auto-incident opened: {event.incident['name']}",
@@ -144,10 +147,11 @@ def _deliver_component(c, event: outbox.Event) -> int:
             "component_update": component_update,
             "component": {"created_at": row["created_at"], "id": row["id"], "name": row["name"],
                           "status": event.new_status}}
-    sent = 0
+    hooks = []
     for sub in _webhooks_for(c, event.components):
         body = dict(base, meta={**base["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
-        sent += _post_once(c, event.id, sub, body)
+        hooks.append((sub, [body]))
+    sent = _enqueue_webhooks(c, event.id, hooks)
     sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
         f"[{cfg.page.name}] {row['name']}: {event.old_status} -> {event.new_status}",
         f"{row['name']} is now {event.new_status.replace('_', ' ')} "
@@ -206,19 +210,30 @@ def _webhooks_for(c, components) -> list[dict]:
     return [s for s in subs if wants(s["components"], components)]
 
 
-def _post_once(c, event_id: str, sub: dict, body: dict) -> int:
-    from .webhooks import DeliveryFailed, post
-    raw = json.dumps(body, separators=(",", ":")).encode()
+def _incident_bodies(body: dict, update: dict):
+    """The incident webhook body, then smaller ones in case it is too big for one queued
+    message: only the update being announced, then that update shortened."""
+    yield body
+    latest = {**body["incident"], "incident_updates": [update]}
+    yield {**body, "incident": latest}
+    short = {**update, "body": (update.get("body") or "")[:5000]}
+    yield {**body, "incident": {**latest, "incident_updates": [short]}}
 
-    def send():
-        try:
-            return post(sub["address"], raw, sub["secret"], event_id,
-                        c.config.checks.allow_private_targets, c.config.page.url)
-        except Exception as exc:              # noqa: BLE001 - see below
-            # One broken receiver must not block everyone's stream: record it and move on.
-            log.warning("webhook %s failed for %s: %s", sub["id"], event_id, exc)
-            return f"failed: {exc}"
-    return int(once(c, f"{event_id}#webhook:{sub['id']}", send))
+
+def _enqueue_webhooks(c, event_id: str, hooks: list) -> int:
+    """Queue the event for each webhook (the delivery worker posts it; nothing here connects
+    to a subscriber). Returns how many were queued now; a replay queues none."""
+    from . import deliver, deliveries
+    items = []
+    for sub, bodies in hooks:
+        raw = deliveries.first_fitting(json.dumps(b, separators=(",", ":")).encode()
+                                       for b in bodies)
+        if raw is None:
+            log.error("event %s is too big to queue for webhook %s even shortened; skipped",
+                      event_id, sub["id"])
+            continue
+        items.append((sub["id"], raw))
+    return deliver.enqueue_events(c, event_id, items) if items else 0
 
 
 def handle_records(c, records: list[dict]) -> dict:

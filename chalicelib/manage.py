@@ -253,16 +253,31 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
     return key
 
 
-def housekeeping(c, run_id: str) -> None:
-    """What the scheduler does besides checking: maintenance that starts or ends by itself, and
-    reminders for quiet incidents. Each task fails alone; the checks must run regardless."""
+# Housekeeping stops starting tasks when the Lambda has less than this left: the round's own
+# writes are done by then, and a task cut off by the timeout would be half done.
+HOUSEKEEPING_RESERVE = 5.0
+
+
+def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None,
+                 reserve: float = HOUSEKEEPING_RESERVE) -> int:
+    """What the scheduler does after checking: maintenance that starts or ends by itself,
+    reminders for quiet incidents, debounced component changes (queued, never posted here).
+    Each task fails alone, and none starts with less than `reserve` seconds left of the
+    invocation (`time_left()`; None: no limit). Returns how many tasks ran."""
     from .fanout import flush_component_updates, nudge_quiet_incidents
     if c.settings.checker_only:
-        return                                 # the home region's scheduler does these, once
+        return 0                               # the home region's scheduler does these, once
     actor = Actor("scheduler", run_id)
-    for task in (lambda: advance_maintenance(c, actor), lambda: nudge_quiet_incidents(c),
-                 lambda: flush_component_updates(c)):
+    ran = 0
+    for name, task in (("maintenance", lambda: advance_maintenance(c, actor)),
+                       ("nudges", lambda: nudge_quiet_incidents(c)),
+                       ("component updates", lambda: flush_component_updates(c))):
+        if time_left is not None and time_left() < reserve:
+            log.warning("housekeeping stopped before %s: %.1fs left", name, time_left())
+            break
         try:
             task()
         except Exception:                      # noqa: BLE001 - logged; next minute retries
-            log.exception("scheduled housekeeping task failed")
+            log.exception("scheduled housekeeping task %s failed", name)
+        ran += 1
+    return ran

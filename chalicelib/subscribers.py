@@ -2,9 +2,9 @@
 
 Email double opt-in is SNS's own confirmation mail. SMS needs our verification code first, and
 that code is itself an SMS, so it sits behind a country allow-list, per-number, per-IP and global
-caps (the global one trips a breaker and tells the operators). Webhooks are active at once, as
-Statuspage's are, and get a signing secret shown once. Every kind of sign-up is capped per IP
-and globally per hour.
+caps (the global one trips a breaker and tells the operators). Webhooks get a signing secret
+shown once and stay pending until the receiver echoes a signed challenge (the delivery worker
+sends it). Every kind of sign-up is capped per IP and globally per hour.
 
 Records change only by conditional writes (chalicelib/storage.py): a code attempt is an atomic
 ADD under the cap, and exactly one caller at a time may create a record's SNS subscription (a
@@ -340,6 +340,10 @@ def _retire_older(c, doc: dict) -> None:
 
 
 def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
+    """Pending until the receiver proves it owns the URL: the delivery worker POSTs a signed
+    url_verification challenge, and only an echo of it activates the subscriber. Nothing here
+    connects to the URL (the check below only resolves its name)."""
+    from .deliver import enqueue_verification
     from .webhooks import url_problem
     if not c.config.subscribers.webhooks:
         raise SubscribeError(422, "webhook subscriptions are not offered on this page", "webhook")
@@ -347,11 +351,22 @@ def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
     if problem:
         raise SubscribeError(422, problem, "webhook")
     secret = secrets.token_hex(32)
-    doc = _new_doc(c, "webhook", url, components, "active", secret=secret)
+    doc = _new_doc(c, "webhook", url, components, "pending", secret=secret,
+                   challenge=secrets.token_urlsafe(24))
     c.store.put_subscriber(doc)
-    return 201, {"subscriber": {**_public(doc), "secret": secret},
-                 "message": "Active. Deliveries carry X-Outpost-Signature: sha256=<HMAC-SHA256 "
-                            "of the body with this secret>; it is shown only now."}
+    try:
+        enqueue_verification(c, doc["id"])
+    except Exception:
+        log.exception("could not queue the verification of webhook %s", doc["id"])
+        c.store.delete_subscriber(doc["id"])
+        raise SubscribeError(503, "could not start the verification; try again shortly",
+                             "webhook") from None
+    return 202, {"subscriber": {**_public(doc), "secret": secret},
+                 "message": "Pending: Outpost will POST {\"type\": \"url_verification\", "
+                            "\"challenge\": ...} to this URL; answer 200 with {\"challenge\": "
+                            "<the same value>} to activate it. Every delivery is signed "
+                            "X-Outpost-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+                            "\"<t>.<body>\" with this secret>; the secret is shown only now."}
 
 
 def _address_records(c, doc: dict) -> list[dict]:

@@ -1,26 +1,30 @@
-"""I/O: deliver one signed webhook. Outpost posts webhooks itself (not through SNS) so that each
-subscriber gets Statuspage's payload as the whole body and its own HMAC signature header.
+"""I/O: POST one webhook under a hard wall-clock deadline. Runs only in the delivery worker.
+
+Every step (connect, TLS handshake, send, status line, headers, the few body bytes a
+verification needs) runs on a non-blocking socket that waits only for what is left of ONE
+deadline. A receiver that trickles a byte a second, never answers, or never completes the
+handshake is cut when the deadline passes; per-read timeouts (urllib3's) would let a trickle
+hold the worker for ever.
 
 The SSRF guard applies as for checks: the host is resolved once, every address must be public
 (unless private targets are allowed), and the connection goes to the validated address.
-Redirects are not followed.
+Redirects are not followed (a 3xx is a failure), and at most `read_body` bytes of the
+receiver's body are read.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
+import errno
+import select
+import socket
+import ssl
+import time
+from dataclasses import dataclass
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import urllib3
+from . import ssrf
 
-from . import __version__, ssrf
-
-TIMEOUT_SECONDS = 10.0
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+MAX_HEAD = 16_384            # status line and headers; more is not a webhook receiver
 
 
 def url_problem(url: str, allow_private: bool) -> Optional[str]:
@@ -46,43 +50,178 @@ class DeliveryFailed(Exception):
     pass
 
 
-def post(url: str, body: bytes, secret: str, event_id: str, allow_private: bool,
-         page_url: str) -> int:
-    """POST the body; returns the status. Raises DeliveryFailed on anything but a 2xx."""
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+
+
+class _Deadline:
+    """A non-blocking socket whose every wait is bounded by what is left of one deadline."""
+
+    def __init__(self, sock, end: float, seconds: float):
+        self.sock, self.end, self.seconds = sock, end, seconds
+
+    def wait(self, write: bool) -> None:
+        left = self.end - time.monotonic()
+        if left > 0:
+            poller = select.poll()
+            poller.register(self.sock, select.POLLOUT if write else select.POLLIN)
+            if poller.poll(left * 1000):
+                return
+        raise DeliveryFailed(f"no complete answer within {self.seconds:g}s")
+
+    def handshake(self) -> None:
+        while True:
+            try:
+                self.sock.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                self.wait(False)
+            except ssl.SSLWantWriteError:
+                self.wait(True)
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view):]
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                self.wait(True)
+            except ssl.SSLWantReadError:
+                self.wait(False)
+
+    def recv(self, n: int) -> bytes:
+        while True:
+            try:
+                return self.sock.recv(n)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self.wait(False)
+            except ssl.SSLWantWriteError:
+                self.wait(True)
+
+
+def _connect(address: str, port: int, end: float, seconds: float) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        code = sock.connect_ex((address, port))
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            raise DeliveryFailed(f"connect: {errno.errorcode.get(code, code)}")
+        if code:
+            _Deadline(sock, end, seconds).wait(True)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise DeliveryFailed(f"connect: {errno.errorcode.get(code, code)}")
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _read_reply(conn: _Deadline, read_body: int) -> Reply:
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > MAX_HEAD:
+            raise DeliveryFailed("response headers are too long")
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise DeliveryFailed("connection closed before a complete response")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise DeliveryFailed(f"not an HTTP response: {lines[0][:60]!r}")
+    status = int(parts[1])
+    if not read_body:
+        return Reply(status)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return Reply(status, _dechunk(conn, rest, read_body))
+    try:
+        want = min(read_body, int(headers["content-length"]))
+    except (KeyError, ValueError):
+        want = read_body                         # to EOF, bounded
+    body = rest
+    while len(body) < want:
+        chunk = conn.recv(want - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return Reply(status, body[:want])
+
+
+def _dechunk(conn: _Deadline, buf: bytes, limit: int) -> bytes:
+    """A chunked body, up to `limit` bytes (enough for a challenge's echo)."""
+    out = b""
+    while len(out) < limit:
+        while b"\r\n" not in buf:
+            if len(buf) > 64:
+                raise DeliveryFailed("bad chunked encoding")
+            more = conn.recv(256)
+            if not more:
+                return out
+            buf += more
+        size_line, _, buf = buf.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0], 16)
+        except ValueError:
+            raise DeliveryFailed("bad chunked encoding") from None
+        if size == 0:
+            return out
+        need = min(size, limit - len(out))
+        while len(buf) < need:
+            more = conn.recv(need - len(buf))
+            if not more:
+                return out + buf
+            buf += more
+        out += buf[:need]
+        buf = buf[need:]
+        if need < size:
+            return out
+        buf = buf[2:] if buf.startswith(b"\r\n") else buf
+    return out
+
+
+def post(url: str, body: bytes, headers: dict, allow_private: bool, deadline: float,
+         read_body: int = 0, ssl_context: Optional[ssl.SSLContext] = None) -> Reply:
+    """POST `body`; the Reply for any answer (the caller judges the status). Raises
+    DeliveryFailed when there is no complete answer within `deadline` seconds in all, or the
+    URL is refused."""
+    end = time.monotonic() + deadline
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DeliveryFailed(f"bad URL: {exc}") from None
     host = parts.hostname or ""
-    https = parts.scheme == "https"
     try:
         address = str(ssrf.resolve(host, allow_private)[0])
     except ssrf.Refused as exc:
         raise DeliveryFailed(str(exc)) from None
-    timeout = urllib3.Timeout(connect=5.0, read=TIMEOUT_SECONDS)
-    if https:
-        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False,
-                                           server_hostname=host, assert_hostname=host,
-                                           cert_reqs="CERT_REQUIRED")
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = {"Host": host if port in (80, 443) else f"{host}:{port}",
-               "Content-Type": "application/json",
-               "User-Agent": f"Outpost/{__version__} (+{page_url}; webhook)",
-               "X-Outpost-Signature": signature(secret, body),
-               "X-Outpost-Event-Id": event_id}
+    sock = _connect(address, port, end, deadline)
     try:
-        # Don't read the receiver's body: a receiver trickling an endless one must not hold
-        # the notifier; the status line is all we need.
-        resp = pool.urlopen("POST", path, body=body, headers=headers, redirect=False,
-                            retries=False, assert_same_host=False, preload_content=False)
-        resp.release_conn()
-    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        if parts.scheme == "https":
+            ctx = ssl_context or ssl.create_default_context()
+            sock = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        conn = _Deadline(sock, end, deadline)
+        if parts.scheme == "https":
+            conn.handshake()
+        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                     safe="/?&=%:;@!$'()*+,~-._")
+        shown = f"[{host}]" if ":" in host else host
+        lines = [f"POST {path} HTTP/1.1",
+                 f"Host: {shown if port in (80, 443) else f'{shown}:{port}'}",
+                 f"Content-Length: {len(body)}", "Connection: close"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        conn.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        return _read_reply(conn, read_body)
+    except (OSError, ssl.SSLError, UnicodeError) as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {str(exc)[:120]}") from None
     finally:
-        pool.close()
-    if not 200 <= resp.status < 300:
-        raise DeliveryFailed(f"HTTP {resp.status}")
-    return resp.status
+        sock.close()

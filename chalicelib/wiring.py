@@ -31,6 +31,9 @@ class Settings:
     updates_topic_arn: Optional[str] = None
     operator_topic_arn: Optional[str] = None
     checker_only: bool = False               # a checker stage in another region (no topics here)
+    delivery_queue_url: Optional[str] = None  # the delivery worker's queue (webhooks)
+    delivery_dlq_url: Optional[str] = None    # where deliveries that ran out of tries go
+    webhook_deadline: float = 10.0            # seconds for a whole webhook request
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -54,6 +57,9 @@ class Settings:
             updates_topic_arn=env.get("UPDATES_TOPIC_ARN") or None,
             operator_topic_arn=env.get("OPERATOR_TOPIC_ARN") or None,
             checker_only=bool(env.get("HOME_REGION")) and env.get("HOME_REGION") != region,
+            delivery_queue_url=env.get("DELIVERY_QUEUE_URL") or None,
+            delivery_dlq_url=env.get("DELIVERY_DLQ_URL") or None,
+            webhook_deadline=float(env.get("WEBHOOK_DEADLINE_SECONDS") or 10.0),
         )
 
 
@@ -132,6 +138,21 @@ class Container:
             return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn,
                             self.env.get("UPDATES_DLQ_ARN") or None)
         return self._get("notifier", build)
+
+    @property
+    def deliveries(self):
+        """The delivery worker's queue: the only way anything reaches a subscriber's endpoint."""
+        def build():
+            from .queues import DeliveryQueue
+            s = self.settings
+            return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url)
+        return self._get("deliveries", build)
+
+    @property
+    def uniform(self) -> Callable[[float, float], float]:
+        """Jitter for retries; tests may pin it."""
+        import random
+        return self._get("uniform", lambda: random.SystemRandom().uniform)
 
     @property
     def public_cache(self):

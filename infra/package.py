@@ -38,15 +38,16 @@ def run_doctor(stage: str, env) -> int:
 
 
 def drop_stream_consumers(template_path: str) -> list[str]:
-    """Remove functions fed by a DynamoDB stream: a checker stage has no table of its own and a
-    stream event source can't cross regions; the home stage's consumer does the notifying."""
+    """Remove functions fed by a DynamoDB stream or an SQS queue: a checker stage has no table
+    or queue of its own and event sources can't cross regions; the home stage's consumer and
+    delivery worker do the notifying."""
     import yaml
     with open(template_path) as fh:
         doc = yaml.safe_load(fh)
     resources = doc["Resources"]
     gone = [name for name, res in resources.items()
             if res.get("Type") == "AWS::Serverless::Function"
-            and any(ev.get("Type") == "DynamoDB"
+            and any(ev.get("Type") in ("DynamoDB", "SQS")
                     for ev in (res.get("Properties", {}).get("Events") or {}).values())]
     for name in gone:
         del resources[name]

@@ -4,8 +4,11 @@
   the demo service (something to watch, with switches to break it)
   chalice local serving the real app on 127.0.0.1:$PORT
   a scheduler thread invoking the real scheduled handler every $CHECK_INTERVAL seconds
+  a stream pump feeding the state table's stream to the real stream handler
+  delivery pollers feeding the delivery queue to the real delivery worker (webhooks)
 
-chalice local serves HTTP routes only and moto never fires schedules, so the scheduler is ours.
+chalice local serves HTTP routes only and moto never fires schedules or event sources, so the
+scheduler, the stream pump and the queue pollers are ours.
 """
 from __future__ import annotations
 
@@ -85,6 +88,41 @@ def _topics() -> str:
     return url
 
 
+DELIVERY_POLLERS = 3          # Lambda runs several workers on a busy queue; so do we
+
+
+def _delivery_queues() -> None:
+    """The delivery worker's queue and its dead-letter queue (after 5 receives, as deployed)."""
+    import boto3
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="outpost-local-deliveries-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="outpost-local-deliveries", Attributes={
+        "VisibilityTimeout": "180",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})})[
+        "QueueUrl"]
+    os.environ["DELIVERY_QUEUE_URL"] = url
+    os.environ["DELIVERY_DLQ_URL"] = dlq
+
+
+def _poll_deliveries(app, stop: threading.Event) -> None:
+    """Lambda's SQS event source, locally: batches of the delivery queue to the real worker."""
+    import boto3
+    from chalice.local import LambdaContext
+    from local.queues import QueuePump
+    log = logging.getLogger("outpost.deliveries")
+    pump = QueuePump(boto3.client("sqs"), os.environ["DELIVERY_QUEUE_URL"], visibility=180)
+    handler = app.handler_map["deliver"]
+    while not stop.is_set():
+        try:
+            pump.poll(lambda ev: handler(ev, LambdaContext("deliver", 256, max_runtime_ms=30_000)),
+                      wait=1, limit=10)
+        except Exception:              # keep polling: SQS delivers what failed again
+            log.exception("delivery poller failed")
+            stop.wait(1)
+
+
 def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
     """Lambda's event source mapping, locally: feed the state table's stream to the handler, and
     print each notification that went out."""
@@ -125,6 +163,7 @@ def main() -> int:
     moto.start()
     _fake_aws_env(moto_port)
     inbox = _topics()
+    _delivery_queues()
 
     from local import demo_service
     demo_port = int(os.environ.get("DEMO_PORT", str(port + 1)))
@@ -159,7 +198,7 @@ def main() -> int:
                      "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "RESULTS_TABLE",
                      "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "HISTORY_TABLE",
                      "SUBSCRIBERS_TABLE", "UPDATES_TOPIC_ARN", "OPERATOR_TOPIC_ARN",
-                     "STATUS_FILE", "DEMO_URL"):
+                     "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "STATUS_FILE", "DEMO_URL"):
             if name in os.environ:
                 fh.write(f"{name}={os.environ[name]}\n")
 
@@ -187,6 +226,9 @@ def main() -> int:
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
     threading.Thread(target=_pump_streams, args=(app, c, inbox, stop), name="streams",
                      daemon=True).start()
+    for n in range(DELIVERY_POLLERS):
+        threading.Thread(target=_poll_deliveries, args=(app, stop), name=f"deliveries-{n}",
+                         daemon=True).start()
 
     url = f"http://127.0.0.1:{port}"
     print(f"""

@@ -1,42 +1,16 @@
 """Subscribers and fan-out on the real app over moto: SNS topics with an SQS subscriber, a real
-webhook receiver on 127.0.0.1, the real state-table stream feeding the real stream handler."""
-import hashlib
-import hmac
+webhook receiver on 127.0.0.1, the real state-table stream feeding the real stream handler, and
+the delivery queue feeding the real delivery worker (tests/api/hooks.py)."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
 
+from chalicelib import deliveries
 from chalicelib.notify import Notifier
 from chalicelib.services import mint_key
 from local.streams import StreamReader
-
-
-class Receiver:
-    """A webhook endpoint that records every delivery (body and headers)."""
-
-    def __init__(self, status=200):
-        self.deliveries, self.status = [], status
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                rec.deliveries.append((dict(self.headers), body))
-                self.send_response(rec.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+from tests.api.hooks import Deliveries, Receiver
 
 
 @pytest.fixture
@@ -59,10 +33,15 @@ def wired(stack):
                           c.store.StateRow.Meta.table_name)
     receiver = Receiver()
     key = mint_key(c, "t", ["incidents:write", "subscribers:read", "subscribers:write"])
+    hooks = Deliveries(c, client, clock)
+    hooks.reader = reader
 
     def pump():
-        """Deliver the stream to the real handler, as Lambda's event source would."""
-        return reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
+        """Deliver the stream to the real handler, as Lambda's event source would, then the
+        delivery queue to the real worker; returns how many stream records were handled."""
+        handled = reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
+        hooks.deliver()
+        return handled
 
     def drain(queue):
         out = []
@@ -74,7 +53,7 @@ def wired(stack):
             for m in msgs:
                 out.append(m["Body"])
                 sqs.delete_message(QueueUrl=queues[queue], ReceiptHandle=m["ReceiptHandle"])
-    yield c, client, clock, key, pump, drain, receiver, reader
+    yield c, client, clock, key, pump, drain, receiver, hooks
     receiver.close()
 
 
@@ -87,9 +66,8 @@ def post(client, path, body, key=None, **headers):
 
 
 def test_one_message_per_update_per_subscriber_with_valid_signature(wired):
-    c, client, clock, key, pump, drain, receiver, reader = wired
-    resp, sub = post(client, "/api/v1/subscribe", {"webhook": receiver.url})
-    assert resp.status_code == 201
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    resp, sub = hooks.subscribe(post, receiver.url)
     secret = sub["subscriber"]["secret"]
     resp, inc = post(client, "/api/v1/pages/acme/incidents",
                      {"incident": {"name": "API errors", "body": "Looking into it",
@@ -106,14 +84,15 @@ def test_one_message_per_update_per_subscriber_with_valid_signature(wired):
                                  "status_description": "All Systems Operational"}
     assert len(receiver.deliveries) == 2
     for headers, body in receiver.deliveries:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-Outpost-Signature"] == expected
+        assert deliveries.verify_signature(secret, body, headers["X-Outpost-Signature"], clock())
+        assert headers["X-Outpost-Signature"].startswith(f"t={int(clock())},v1=")
         payload = json.loads(body)
         assert payload["incident"]["id"] == inc["id"]
         assert payload["meta"]["unsubscribe"].startswith("https://status.acme.example/api/v1/unsubscribe/")
+    assert len({h["X-Outpost-Event"] for h, _ in receiver.deliveries}) == 2
     # Replaying the whole stream from the start sends nothing twice.
-    reader._iterators.clear()
-    reader._pending.clear()
+    hooks.reader._iterators.clear()
+    hooks.reader._pending.clear()
     assert pump() >= 2
     assert drain("public") == [] and len(receiver.deliveries) == 2
 
@@ -135,9 +114,9 @@ def test_sms_and_email_bodies_per_protocol(wired):
 
 
 def test_poisoned_record_is_skipped_and_nothing_else_lost(wired):
-    c, client, clock, key, pump, drain, receiver, reader = wired
+    c, client, clock, key, pump, drain, receiver, hooks = wired
     post(client, "/api/v1/pages/acme/incidents", {"incident": {"name": "One"}}, key)
-    pending = reader.fetch()              # read the records without handling them
+    pending = hooks.reader.fetch()              # read the records without handling them
     good = [r for records in pending.values() for r in records]
     poison = json.loads(json.dumps(good[-1]))
     poison["dynamodb"]["NewImage"]["doc"]["B"] = "bm90IHpsaWI="      # "not zlib"
@@ -170,8 +149,8 @@ def test_failed_send_reports_the_record_and_a_retry_sends_once(wired):
 
 
 def test_deliver_notifications_false_sends_nothing(wired):
-    c, client, clock, key, pump, drain, receiver, _ = wired
-    post(client, "/api/v1/subscribe", {"webhook": receiver.url})
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    hooks.subscribe(post, receiver.url)
     post(client, "/api/v1/pages/acme/incidents",
          {"incident": {"name": "Quiet", "deliver_notifications": False}}, key)
     pump()
@@ -179,8 +158,8 @@ def test_deliver_notifications_false_sends_nothing(wired):
 
 
 def test_component_filtered_webhook_only_hears_its_components(wired):
-    c, client, clock, key, pump, drain, receiver, _ = wired
-    post(client, "/api/v1/subscribe", {"webhook": receiver.url, "components": ["web"]})
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    hooks.subscribe(post, receiver.url, components=["web"])
     post(client, "/api/v1/pages/acme/incidents",
          {"incident": {"name": "API only", "component_ids": ["api"]}}, key)
     post(client, "/api/v1/pages/acme/incidents",
@@ -191,8 +170,8 @@ def test_component_filtered_webhook_only_hears_its_components(wired):
 
 
 def test_unsubscribe_get_shows_post_acts(wired):
-    c, client, clock, key, pump, drain, receiver, _ = wired
-    _, sub = post(client, "/api/v1/subscribe", {"webhook": receiver.url})
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    _, sub = hooks.subscribe(post, receiver.url)
     from chalicelib.subscribers import unsubscribe_token
     token = unsubscribe_token(c, sub["subscriber"]["id"])
     page = client.http.get(f"/api/v1/unsubscribe/{token}")
@@ -384,10 +363,10 @@ def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     from dataclasses import replace
     from chalicelib.fanout import flush_component_updates
     from chalicelib.services import run_round
-    c, client, clock, key, pump, drain, receiver, _ = wired
+    c, client, clock, key, pump, drain, receiver, hooks = wired
     c.override(config=replace(c.config, operations=replace(c.config.operations,
                                                            auto_incidents=False)))
-    post(client, "/api/v1/subscribe", {"webhook": receiver.url})
+    hooks.subscribe(post, receiver.url)
     target = targets[0]
 
     def rounds(behaviour, n):
@@ -399,11 +378,13 @@ def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     rounds("fail", 2)                  # down...
     rounds("ok", 2)                    # ...and back within the 300 s window
     clock.tick(400)
-    assert flush_component_updates(c) == 0 and receiver.deliveries == []
+    assert flush_component_updates(c) == 0 and hooks.deliver() == 0
     rounds("fail", 2)                  # down for good
     assert flush_component_updates(c) == 0                   # still inside the window
     clock.tick(301)
-    assert flush_component_updates(c) >= 1
+    assert flush_component_updates(c) >= 1                   # queued, not posted ...
+    assert receiver.deliveries == []
+    assert hooks.deliver() == 1                              # ... the worker posts it
     (delivery,) = receiver.deliveries
     body = json.loads(delivery[1])
     assert body["component_update"]["old_status"] == "operational"

@@ -91,8 +91,8 @@ def test_odd_verify_ids_and_unsubscribe_tokens_are_404(wired):
 
 
 def test_backfilled_incidents_notify_nobody(wired):
-    c, client, clock, key, pump, drain, receiver, _ = wired
-    post(client, "/api/v1/subscribe", {"webhook": receiver.url})
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    hooks.subscribe(post, receiver.url)
     resp, _ = post(client, f"{BASE}/incidents", {"incident": {
         "name": "Old", "backfilled": True, "created_at": "2024-01-01T00:00:00Z"}}, key)
     assert resp.status_code == 201

@@ -65,7 +65,7 @@ def checker(tmp_path_factory):
     out = tmp_path_factory.mktemp("checker")
     proc = package(out, "checker-eu-west-1", region="eu-west-1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "dropped OnStateChange" in proc.stdout
+    assert "dropped OnStateChange" in proc.stdout and "dropped Deliver" in proc.stdout
     return load(out / "sam.yaml")
 
 
@@ -122,7 +122,7 @@ def test_the_subscribers_index_is_the_one_the_app_queries(template):
 
 def test_every_function_gets_table_names_by_reference_and_the_shared_environment(doc, template):
     fns = functions(template)
-    assert set(fns) == {"APIHandler", "RunChecks", "OnStateChange"}
+    assert set(fns) == {"APIHandler", "RunChecks", "OnStateChange", "Deliver"}
     for fn in fns.values():
         env = fn["Properties"]["Environment"]["Variables"]
         for var, table in (("RESULTS_TABLE", "ResultsTable"), ("STATE_TABLE", "StateTable"),
@@ -135,6 +135,8 @@ def test_every_function_gets_table_names_by_reference_and_the_shared_environment
     assert shared["OPERATOR_TOPIC_ARN"] == {"Ref": "OperatorTopic"}
     assert shared["UPDATES_DLQ_ARN"] == {"Fn::GetAtt": ["UpdatesDeadLetterQueue", "Arn"]}
     assert shared["SMS_MONTHLY_SPEND_LIMIT"] == {"Ref": "SmsMonthlySpendLimit"}
+    assert shared["DELIVERY_QUEUE_URL"] == {"Ref": "DeliveryQueue"}
+    assert shared["DELIVERY_DLQ_URL"] == {"Ref": "DeliveryDeadLetterQueue"}
     assert shared["STATIC_BUCKET"] == {"Ref": "StaticBucket"}         # the copy is always made
     for fn in fns.values():                   # a function's own value would win over Globals
         assert not set(shared) & set(fn["Properties"]["Environment"]["Variables"])
@@ -160,6 +162,27 @@ def test_stream_event_source_settings(template):
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {
             "Type": "SQS", "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}}}
+
+
+def test_the_delivery_worker_runs_on_its_queue(template):
+    fn = template["Deliver"]["Properties"]
+    (name, source), = fn["Events"].items()
+    assert name == "DeliverSqsEventSource" and source["Type"] == "SQS"
+    props = source["Properties"]
+    assert props["Queue"] == {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}
+    assert props["BatchSize"] == 10 and props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # a flood of deliveries must not take the account's concurrency from the checker
+    assert props["ScalingConfig"]["MaximumConcurrency"] <= 10
+    queue = template["DeliveryQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]           # AWS's advice for SQS sources
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5}
+    assert queue["SqsManagedSseEnabled"]
+    dlq = template["DeliveryDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400 > queue["MessageRetentionPeriod"]
+    # one batch is posted in parallel under a 10 s deadline each: well inside the timeout
+    assert fn["Timeout"] >= 20
 
 
 def test_topics_and_dead_letter_queues(template):
@@ -201,8 +224,13 @@ def test_iam_is_least_privilege(template):
     assert {a for a in by_action if a.startswith("sns:")} == \
         {"sns:Publish", "sns:Subscribe", "sns:Unsubscribe", "sns:ListSubscriptionsByTopic"}
     assert by_action["sns:ListSubscriptionsByTopic"] == [{"Ref": "UpdatesTopic"}]
-    assert [a for a in by_action if a.startswith("sqs:")] == ["sqs:SendMessage"]
-    assert by_action["sqs:SendMessage"] == [{"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}]
+    assert sorted(a for a in by_action if a.startswith("sqs:")) == [
+        "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage", "sqs:SendMessage"]
+    assert sorted(r["Fn::GetAtt"][0] for r in by_action["sqs:SendMessage"]) == \
+        ["DeliveryDeadLetterQueue", "DeliveryQueue", "StreamFailureQueue"]
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert by_action[action] == [{"Fn::GetAtt": ["DeliveryQueue", "Arn"]}]
     assert by_action["dynamodb:GetRecords"] == [{"Fn::GetAtt": ["StateTable", "StreamArn"]}]
     assert by_action["dynamodb:Scan"] == [{"Fn::GetAtt": ["SubscribersTable", "Arn"]}]
     # sign-up, unsubscribe, erase and fan-out query the subscribers' index, never scan
@@ -298,10 +326,11 @@ def test_the_alarm_set_is_small_and_reads_only_built_in_metrics(doc, template):
     for props in (a["Properties"] for a in home.values()):
         assert props["AlarmActions"] == [{"Ref": "OperatorTopic"}]
         assert all(ns.startswith("AWS/") for ns, *_ in metric_stats(props))   # no custom metric
-    # CloudWatch bills each metric an alarm reads: 7 at the defaults (SMS sign-up off), was
-    # 9 single-metric alarms plus a custom metric ($0.30) per stage.
+    # CloudWatch bills each metric an alarm reads: 8 at the defaults (SMS sign-up off; the
+    # delivery dead-letter queue is the 8th), was 9 single-metric alarms plus a custom metric
+    # ($0.30) per stage.
     on = present(doc["sam"]) & set(home)
-    assert sum(len(metric_stats(home[k]["Properties"])) for k in on) == 7
+    assert sum(len(metric_stats(home[k]["Properties"])) for k in on) == 8
     assert "SmsSpendAlarm" not in on and "SmsSpendAlarm" in present(doc["sam"], SmsSignup="true")
 
 
@@ -329,7 +358,7 @@ def test_notifications_alarm_watches_every_dead_letter_queue_and_the_stream_lag(
     dead_letter_queues = {k for k, v in template.items() if v["Type"] == "AWS::SQS::Queue"
                           and k.endswith(("DeadLetterQueue", "FailureQueue"))}
     assert dead_letter_queues >= {"UpdatesDeadLetterQueue", "OperatorDeadLetterQueue",
-                                  "StreamFailureQueue"}
+                                  "StreamFailureQueue", "DeliveryDeadLetterQueue"}
     watched = {dims["QueueName"]["Fn::GetAtt"][0] for ns, metric, dims, *_ in stats
                if (ns, metric) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
     assert watched == dead_letter_queues

@@ -1,0 +1,269 @@
+"""Use-case: the delivery worker, and the only way in to it (enqueue).
+
+The checker, the stream consumer and the API never connect to a subscriber's endpoint: they
+queue one message per (event, destination) and return. The worker (a Lambda on the queue) posts
+each under a hard deadline (chalicelib.webhooks), retries with backoff for about a day, then
+parks it in the dead-letter queue with the reason; a destination that keeps failing is paused
+(its deliveries are held, not lost) and the operators are told once. The rules are pure, in
+chalicelib.deliveries; this module is the shell around them.
+
+Exactly once per (event, destination), as far as we can see: the enqueue is fenced by
+`sent#<event>#queued:webhook:<sub>` (a replayed stream record queues nothing twice), the post by
+`sent#<event>#webhook:<sub>` (a redelivered SQS message posts nothing twice). Every delivery
+carries the event id in X-Outpost-Event, so a receiver can drop the rare duplicate that a crash
+between its answer and our record of it can cause.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Optional
+
+from . import __version__, deliveries
+from .deliveries import Delivery
+
+log = logging.getLogger("outpost.deliver")
+LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for this long
+MAX_PARALLEL = 10             # one thread per message of a batch (SQS batch size)
+VERIFY_READ = 4096            # bytes of a verification answer we read; others: none
+
+
+class QueueFailed(Exception):
+    pass
+
+
+# -- enqueue (stream consumer, scheduler, API) ---------------------------------------------------
+
+def enqueue_events(c, event_id: str, items: list[tuple[str, bytes]]) -> int:
+    """Queue one delivery per (subscriber id, body) of this event; returns how many were queued
+    now (a replay of the same event queues none). Raises fanout.Busy while another invocation
+    is queueing the same ones."""
+    from .fanout import Busy
+    now = c.clock()
+    claimed: list[tuple[str, str, Delivery]] = []
+    try:
+        for sub_id, body in items:
+            pk = f"sent#{event_id}#queued:webhook:{sub_id}"
+            owner = secrets.token_hex(8)
+            held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
+            if held is not None:
+                if held.state == "done":
+                    continue
+                raise Busy(pk)
+            claimed.append((pk, owner, Delivery("event", event_id, sub_id, now, body)))
+        refused = set(c.deliveries.send([d for _, _, d in claimed], now))
+    except Exception:
+        for pk, owner, _ in claimed:
+            c.store.release_idempotency(pk, owner)
+        raise
+    for i, (pk, owner, _) in enumerate(claimed):
+        if i in refused:
+            c.store.release_idempotency(pk, owner)
+        else:
+            c.store.complete_token(pk, owner, {"result": "queued"}, now)
+    if refused:
+        raise QueueFailed(f"SQS refused {len(refused)} of {len(claimed)} deliveries of {event_id}")
+    return len(claimed)
+
+
+def enqueue_verification(c, sub_id: str) -> None:
+    """Queue the url_verification challenge of a new webhook subscriber."""
+    d = Delivery("verify", f"verify:{secrets.token_hex(8)}", sub_id, c.clock())
+    _requeue(c, d, d.first_at)
+
+
+def _requeue(c, d: Delivery, now: float) -> None:
+    if c.deliveries.send([d], now):
+        raise QueueFailed(f"SQS refused delivery {d.fence}")
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+def handle_messages(c, records: list[dict]) -> dict:
+    """One SQS batch, each message in its own thread: a batch of slow receivers costs one
+    deadline, not one each. Returns Lambda's partial-batch response; only a message whose
+    handling hit an error of ours (DynamoDB, SQS) is left for SQS to deliver again. Failures of
+    the receiver are not errors here: they are retried by re-queueing with a delay."""
+    def one(record: dict) -> Optional[str]:
+        try:
+            outcome = process(c, record["body"])
+            log.info("delivery %s: %s", record.get("messageId"), outcome)
+            return None
+        except Exception:                            # noqa: BLE001 - SQS delivers it again
+            log.exception("delivery %s failed; SQS will redeliver it", record.get("messageId"))
+            return record.get("messageId")
+    if not records:
+        return {"batchItemFailures": []}
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(records))) as pool:
+        failed = [m for m in pool.map(one, records) if m]
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+
+def process(c, body: str) -> str:
+    """Handle one queued delivery; returns what happened (for the log and tests)."""
+    try:
+        d = deliveries.decode(body)
+    except ValueError as exc:
+        c.deliveries.dead_letter(body, str(exc))
+        return "unreadable"
+    now = c.clock()
+    if d.not_before > now + 1:
+        _requeue(c, d, now)                      # a long wait, in hops of at most 15 minutes
+        return "early"
+    sub = c.store.get_subscriber(d.sub)
+    if sub is None or sub.get("kind") != "webhook":
+        return "gone"                            # erased: nothing to deliver to
+    if d.kind == "verify":
+        return _verify(c, d, sub)
+    if sub.get("state") != "active":
+        return "inactive"
+    return _deliver_event(c, d, sub, now)
+
+
+def _post(c, sub: dict, event_id: str, body: bytes, read_body: int = 0):
+    """(Reply, None) for any answer, (None, reason) for none within the deadline."""
+    from .webhooks import DeliveryFailed, post
+    headers = {"Content-Type": "application/json",
+               "User-Agent": f"Outpost/{__version__} (+{c.config.page.url}; webhook)",
+               "X-Outpost-Event": event_id,
+               "X-Outpost-Signature": deliveries.signature(sub["secret"], body, int(c.clock()))}
+    try:
+        return post(sub["address"], body, headers, c.config.checks.allow_private_targets,
+                    c.settings.webhook_deadline, read_body=read_body), None
+    except DeliveryFailed as exc:
+        return None, str(exc)
+
+
+def _deliver_event(c, d: Delivery, sub: dict, now: float) -> str:
+    pk, owner = f"sent#{d.fence}", secrets.token_hex(8)
+    held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
+    if held is not None:
+        if held.state == "done":
+            return "duplicate"
+        _requeue(c, replace(d, not_before=now + LEASE_SECONDS), now)    # someone is on it
+        return "busy"
+    try:
+        verdict, until = _breaker_gate(c, d.sub, now)
+        if verdict == "hold":
+            c.store.release_idempotency(pk, owner)
+            held_d = deliveries.hold(d, until, c.uniform)
+            if held_d is None:
+                c.deliveries.dead_letter(deliveries.encode(d),
+                                         "destination paused for longer than the retry horizon")
+                return "dead"
+            _requeue(c, held_d, now)
+            return "held"
+        reply, error = _post(c, sub, d.event, d.body)
+    except Exception:
+        c.store.release_idempotency(pk, owner)
+        raise
+    if reply is not None and 200 <= reply.status < 300:
+        c.store.complete_token(pk, owner, {"result": reply.status}, c.clock())
+        _breaker_change(c, sub, lambda doc: deliveries.after_success(doc))
+        return "delivered"
+    c.store.release_idempotency(pk, owner)
+    reason = error or f"HTTP {reply.status}"
+    _breaker_change(c, sub, lambda doc: deliveries.after_failure(doc, c.clock(), reason))
+    nxt = deliveries.retry(d, c.clock(), c.uniform)
+    if nxt is None:
+        c.deliveries.dead_letter(deliveries.encode(d),
+                                 f"gave up after {d.attempt + 1} tries: {reason}")
+        return "dead"
+    _requeue(c, nxt, c.clock())
+    return "retry"
+
+
+def _verify(c, d: Delivery, sub: dict) -> str:
+    challenge = sub.get("challenge")
+    if sub.get("state") != "pending" or not challenge:
+        return "not pending"
+    reply, error = _post(c, sub, d.event, deliveries.challenge_body(challenge), VERIFY_READ)
+    if reply is not None and deliveries.echoes(reply.status, reply.body, challenge):
+        return "verified" if activate(c, d.sub) else "not pending"
+    reason = error or f"HTTP {reply.status} without the challenge's echo"
+    nxt = deliveries.retry(d, c.clock(), c.uniform)
+    if nxt is None:
+        # No dead letter: a stranger's URL that never answers must not page the operators.
+        log.info("webhook %s did not answer its challenge (%s); it stays pending", d.sub, reason)
+        return "unverified"
+    _requeue(c, nxt, c.clock())
+    return "retry"
+
+
+def activate(c, sub_id: str) -> bool:
+    """pending -> active with conditional writes (chalicelib/storage.py): an unsubscribe or
+    erase that lands meanwhile stands, and of two racing echoes one wins."""
+    owner, now = secrets.token_hex(8), c.clock()
+    if c.store.claim_activation(sub_id, owner, now, LEASE_SECONDS) is None:
+        return False
+    return c.store.finish_activation(sub_id, owner, None, now) is not None
+
+
+# -- the per-destination breaker (a small versioned document per destination) ------------------
+
+def _breaker_key(sub_id: str) -> str:
+    return f"breaker#webhook:{sub_id}"
+
+
+def _breaker_gate(c, sub_id: str, now: float) -> tuple[str, float]:
+    """("go", 0) or ("hold", until); a paused destination lets one delivery through to probe."""
+    from .storage import Conflict
+    pk = _breaker_key(sub_id)
+    for _ in range(8):
+        doc, version = c.store.load_document(pk)
+        verdict, until = deliveries.breaker_verdict(doc, now)
+        if verdict != "probe":
+            return verdict, until
+        try:
+            lease = c.settings.webhook_deadline + 30
+            c.store.save_document(pk, deliveries.start_probe(doc, now, lease), version, now)
+            return "go", 0.0
+        except Conflict:
+            continue                                 # someone else probes; look again
+    return "hold", now + 60
+
+
+def _breaker_change(c, sub: dict, change) -> None:
+    from .storage import Conflict
+    pk = _breaker_key(sub["id"])
+    for _ in range(8):
+        doc, version = c.store.load_document(pk)
+        new, flipped = change(doc)
+        if new is None:
+            return
+        try:
+            c.store.save_document(pk, new, version, c.clock())
+            break
+        except Conflict:
+            continue
+    else:
+        raise RuntimeError(f"breaker of {sub['id']} is too busy")
+    if flipped:
+        _tell_operators(c, sub, new)
+
+
+def _tell_operators(c, sub: dict, doc: dict) -> None:
+    from .fanout import once
+    from .subscribers import mask
+    cfg = c.config
+    where = mask(sub)
+    if doc["state"] == "open":
+        once(c, f"breaker:{sub['id']}:{doc['opened_at']}#operator",
+             lambda: c.notifier.publish_operator(
+                 f"[{cfg.page.name}] Webhook paused: {where[:40]}",
+                 f"Webhook paused: {where}\n\n"
+                 f"Deliveries to the webhook {where} (subscriber {sub['id']}) failed "
+                 f"{doc['failures']} times in a row; the last error: {doc['last_error']}.\n\n"
+                 f"Outpost has paused it: its deliveries are held and it is tried again now "
+                 f"and then; one success resumes it. Deliveries still failing after a day go "
+                 f"to the dead-letter queue. If it is gone for good, erase it:\n"
+                 f"DELETE {cfg.page.url.rstrip('/')}/api/v1/pages/{cfg.page.id}/subscribers/"
+                 f"{sub['id']}"))
+    else:
+        log.info("webhook %s resumed", sub["id"])
+        c.notifier.publish_operator(f"[{cfg.page.name}] Webhook resumed: {where[:40]}",
+                                    f"Webhook resumed: {where}\n\n"
+                                    f"The webhook {where} (subscriber {sub['id']}) answers "
+                                    "again; its held deliveries are on their way.")
