@@ -60,8 +60,8 @@ def main() -> int:
                  "5 s public cache", detect_rows))
     print()
 
-    print(render("(e) Incident POST to SNS publish, real local stack (subprocess, moto server)",
-                 notify_rows))
+    print(render("(e) Incident POST to SNS publish and to a signed webhook, real local stack "
+                 "(subprocess, moto server)", notify_rows))
     print()
     print(render(conditions.TITLE, condition_rows))
     print()

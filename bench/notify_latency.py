@@ -1,10 +1,12 @@
-"""(e) Incident POST -> SNS publish, on the real local stack (`make run`'s process).
+"""(e) Incident POST -> SNS publish, and -> signed webhook, on the real local stack (`make run`'s
+process).
 
 The stack runs as a subprocess with its embedded moto server; the bench subscribes an SQS queue
-to the updates topic, posts incidents through the operator API, and times each until its message
-is in the queue. The baseline is the POST's own round trip in the same run. The stack pumps the
-stream every 0.5 s (Lambda's event source polls about 4 times a second), so that poll interval is
-most of the latency.
+to the updates topic and a webhook receiver on 127.0.0.1 (which answers its challenge first),
+posts incidents through the operator API, and times each until its message is in the queue and
+until the webhook has it (stream -> delivery queue -> delivery worker -> receiver). The baseline
+is the POST's own round trip in the same run. The stack pumps the stream every 0.5 s (Lambda's
+event source polls about 4 times a second), so that poll interval is most of the latency.
 """
 from __future__ import annotations
 
@@ -37,6 +39,37 @@ def _request(url, method="GET", body=None, headers=None):
         return json.loads(resp.read())
 
 
+class _Hook:
+    """A webhook receiver: answers the challenge, notes when each incident arrived."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.arrived: dict = {}
+        self.verified = threading.Event()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                doc = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                out = b""
+                if doc.get("type") == "url_verification":
+                    out = json.dumps({"challenge": doc["challenge"]}).encode()
+                    hook.verified.set()
+                elif "incident" in doc:
+                    hook.arrived.setdefault(doc["incident"]["id"], time.perf_counter())
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def run() -> tuple[list[Row], dict]:
     import boto3
     port, local = _port(), tempfile.mkdtemp(prefix="outpost-bench-")
@@ -67,7 +100,17 @@ def run() -> tuple[list[Row], dict]:
         sns.subscribe(TopicArn=aws["UPDATES_TOPIC_ARN"], Protocol="sqs", Endpoint=arn,
                       Attributes={"RawMessageDelivery": "true"})
         page = _request(base + "/api/v2/status.json")["page"]["id"]
-        posts, publishes = [], []
+        hook = _Hook()
+        sub = _request(base + "/api/v1/subscribe", "POST", {"webhook": hook.url},
+                       {"Content-Type": "application/json"})["subscriber"]
+        auth = {"Authorization": f"Bearer {key}"}
+        deadline = time.monotonic() + 30
+        while not any(s["id"] == sub["id"] and s["state"] == "active"
+                      for s in _request(f"{base}/api/v1/pages/{page}/subscribers", headers=auth)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench webhook never became active")
+            time.sleep(0.1)
+        posts, publishes, hooked = [], [], []
         for n in range(SAMPLES):
             t0 = time.perf_counter()
             inc = _request(f"{base}/api/v1/pages/{page}/incidents", "POST",
@@ -84,6 +127,11 @@ def run() -> tuple[list[Row], dict]:
                 if time.perf_counter() - t0 > 30:
                     raise RuntimeError(f"incident {inc['id']} never reached the queue")
                 time.sleep(0.02)
+            while inc["id"] not in hook.arrived:
+                if time.perf_counter() - t0 > 30:
+                    raise RuntimeError(f"incident {inc['id']} never reached the webhook")
+                time.sleep(0.02)
+            hooked.append(hook.arrived[inc["id"]] - t0)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -93,5 +141,11 @@ def run() -> tuple[list[Row], dict]:
             f"{post50 * 1000:.0f} ms", f"{p50 / post50:.1f}x", "< 2000 ms", p50 < 2.0),
         Row("POST -> message in SQS, max", f"{max(publishes) * 1000:.0f} ms",
             f"{max(posts) * 1000:.0f} ms", "-", "-"),
+        Row(f"POST -> signed webhook received, median of {SAMPLES}",
+            f"{statistics.median(hooked) * 1000:.0f} ms", f"{post50 * 1000:.0f} ms",
+            f"{statistics.median(hooked) / post50:.1f}x", "< 3000 ms",
+            statistics.median(hooked) < 3.0),
+        Row("POST -> signed webhook received, max", f"{max(hooked) * 1000:.0f} ms",
+            f"{max(posts) * 1000:.0f} ms", "-", "-"),
     ]
-    return rows, {"publish_s": publishes, "post_s": posts}
+    return rows, {"publish_s": publishes, "post_s": posts, "webhook_s": hooked}

@@ -30,7 +30,8 @@ class Target:
                 pass
 
             def do_GET(self):
-                target.requests.append({"path": self.path, "ua": self.headers.get("User-Agent")})
+                target.requests.append({"path": self.path, "ua": self.headers.get("User-Agent"),
+                                        "at": time.monotonic()})
                 mode = target.behaviour
                 if mode == "hang":
                     target.release.wait(30)

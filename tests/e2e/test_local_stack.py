@@ -133,3 +133,120 @@ components:
         target.close()
     assert stack.proc.returncode == 0
     assert "Outpost local stack stopped." in open(tmp_path / "stack.log").read()
+
+
+class Hook:
+    """A webhook receiver that answers its challenge, records signed events, and can go dark
+    afterwards: "blackhole" (takes the request, never answers) or "tarpit" (a byte a second)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.mode, self.events, self.challenges, self.dark_hits = "ok", [], 0, 0
+        self.release = threading.Event()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                doc = json.loads(body)
+                if doc.get("type") == "url_verification":
+                    hook.challenges += 1
+                    out = json.dumps({"challenge": doc["challenge"]}).encode()
+                elif hook.mode == "blackhole":
+                    hook.dark_hits += 1
+                    hook.release.wait(60)
+                    return
+                elif hook.mode == "tarpit":
+                    hook.dark_hits += 1
+                    for ch in b"HTTP/1.1 200 OK\r\n" * 10:
+                        if hook.release.wait(1.0):
+                            return
+                        self.wfile.write(bytes([ch]))
+                        self.wfile.flush()
+                    return
+                else:
+                    hook.events.append((dict(self.headers), body, time.time()))
+                    out = b""
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 64
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def subscribe(stack, url):
+    req = urllib.request.Request(stack.url + "/api/v1/subscribe", method="POST",
+                                 data=json.dumps({"webhook": url}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 202
+        return json.loads(resp.read())["subscriber"]
+
+
+def test_webhooks_get_signed_events_and_dark_ones_do_not_slow_the_rounds(tmp_path):
+    """One good webhook, one tarpit and 20 blackholes (all proved their URL, then went dark):
+    the good one gets signed events, and check rounds keep their 1 s cadence throughout."""
+    from chalicelib.deliveries import verify_signature
+    target = Target()
+    status_file = tmp_path / "status.yaml"
+    status_file.write_text(f"""
+page: {{id: e2e, name: E2E, url: "http://127.0.0.1"}}
+checks: {{regions: [r1, r2], quorum: 2, failure_threshold: 2, success_threshold: 1,
+          allow_private_targets: true, interval: 1s}}
+subscribers: {{debounce: 1s}}
+components:
+  - id: svc
+    name: Service
+    monitors: [{{url: "{target.url}/health", timeout: 1s}}]
+""")
+    good, dark = Hook(), [Hook() for _ in range(21)]
+    stack = Stack(tmp_path, STATUS_FILE=str(status_file), CHECK_REGIONS="r1,r2")
+    try:
+        secret = subscribe(stack, good.url)["secret"]
+        for hook in dark:
+            subscribe(stack, hook.url)
+        wait_for(lambda: good.challenges and all(h.challenges for h in dark), 30,
+                 "every webhook to answer its challenge")
+        time.sleep(1.5)                       # the worker records the activations
+        for n, hook in enumerate(dark):
+            hook.mode = "tarpit" if n == 0 else "blackhole"
+        started = time.monotonic()
+        target.behaviour = "fail"             # an outage: auto-incident + component change
+        wait_for(lambda: len(good.events) >= 2, 40, "the incident and component webhooks")
+        wait_for(lambda: sum(h.dark_hits for h in dark) >= 21, 20, "the dark webhooks' tries")
+        time.sleep(8)                          # rounds go on while 21 deliveries hang
+        ended = time.monotonic()
+        rounds = sorted(r["at"] for r in target.requests if "region=r1" in r["ua"]
+                        and started <= r["at"] <= ended)
+        gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+        assert len(rounds) >= (ended - started) * 0.6, (len(rounds), ended - started)
+        assert max(gaps) < 1.0 + 2.0, gaps    # the 1 s cadence; inline posting cost 10 s each
+        kinds = set()
+        for headers, body, arrived in good.events:
+            assert verify_signature(secret, body, headers["X-Outpost-Signature"], arrived)
+            assert headers["X-Outpost-Event"]
+            kinds |= set(json.loads(body)) & {"incident", "component_update"}
+        assert kinds == {"incident", "component_update"}
+        assert dark[0].dark_hits >= 1                          # the tarpit was really tried
+    finally:
+        stack.stop()
+        target.close()
+        for hook in [good] + dark:
+            hook.close()
