@@ -382,3 +382,16 @@ def test_the_readme_snippet_verifies_real_deliveries(wired):
     assert not verify(secret, raw, forged, now=clock() + 100)
     ((vh, vraw),) = receiver.verifications
     assert verify(secret, vraw, vh["X-Outpost-Signature"], now=clock())
+
+
+def test_the_openapi_document_describes_what_receivers_get(stack):
+    c, client, *_ = stack
+    doc = json.loads(client.http.get("/api/v1/openapi.json").body)
+    params = doc["components"]["parameters"]
+    assert params["webhook_event"]["name"] == "X-Outpost-Event"
+    sig = params["webhook_signature"]
+    assert sig["name"] == "X-Outpost-Signature"
+    assert re.fullmatch(sig["schema"]["pattern"], deliveries.signature("k", b"{}", 1700000000))
+    challenge = doc["webhooks"]["urlVerification"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert set(challenge["required"]) == set(json.loads(deliveries.challenge_body("x")))
