@@ -103,12 +103,15 @@ def handle_messages(c, records: list[dict]) -> dict:
 
 def process(c, body: str) -> str:
     """Handle one queued delivery; returns what happened (for the log and tests)."""
+    now = c.clock()
     try:
         d = deliveries.decode(body)
     except ValueError as exc:
-        c.deliveries.dead_letter(body, str(exc))
-        return "unreadable"
-    now = c.clock()
+        try:
+            d = deliveries.revive(body, now)         # redriven from the dead-letter queue
+        except ValueError:
+            c.deliveries.dead_letter(body, str(exc))
+            return "unreadable"
     if d.not_before > now + 1:
         _requeue(c, d, now)                      # a long wait, in hops of at most 15 minutes
         return "early"

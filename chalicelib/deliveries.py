@@ -78,6 +78,29 @@ def decode(text: str) -> Delivery:
         raise ValueError(f"unreadable delivery: {exc}") from None
 
 
+def dead_letter(text: str, reason: str) -> str:
+    """What the dead-letter queue holds: the delivery and why it stopped (within SQS's limit)."""
+    reason = reason[:1000]
+    out = json.dumps({"reason": reason, "delivery": text}, separators=(",", ":"))
+    if len(out.encode()) > MAX_MESSAGE_BYTES:
+        out = json.dumps({"reason": reason, "delivery": text[:200_000], "truncated": True},
+                         separators=(",", ":"))
+    return out
+
+
+def revive(text: str, now: float) -> Delivery:
+    """A dead letter moved back to the delivery queue (SQS redrive, once the receiver is
+    fixed): the same delivery, tried now, with a fresh day of retries."""
+    try:
+        doc = json.loads(text)
+        inner = doc["delivery"] if isinstance(doc, dict) and "reason" in doc else None
+    except (ValueError, KeyError):
+        inner = None
+    if not isinstance(inner, str):
+        raise ValueError("unreadable delivery: not a delivery nor a dead letter")
+    return replace(decode(inner), first_at=now, attempt=0, not_before=0.0)
+
+
 def fits(body: bytes) -> bool:
     try:
         encode(Delivery("event", "e" * 100, "s" * 64, 0.0, body, 99, 0.0))

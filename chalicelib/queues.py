@@ -2,7 +2,6 @@
 dead-letter queue, where deliveries that ran out of tries are parked with the reason."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Optional
 
@@ -58,9 +57,5 @@ class DeliveryQueue:
         if not self.dead_letter_url:
             log.error("no DELIVERY_DLQ_URL; dropping a dead delivery (%s): %s", reason, body[:200])
             return
-        reason = reason[:1000]
-        message = json.dumps({"reason": reason, "delivery": body}, separators=(",", ":"))
-        if len(message.encode()) > deliveries.MAX_MESSAGE_BYTES:
-            message = json.dumps({"reason": reason, "delivery": body[:200_000],
-                                  "truncated": True}, separators=(",", ":"))
-        self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=message)
+        self.client.send_message(QueueUrl=self.dead_letter_url,
+                                 MessageBody=deliveries.dead_letter(body, reason))

@@ -196,6 +196,14 @@ def test_after_a_day_of_failures_the_delivery_is_dead_lettered_with_the_reason(w
     assert 18 * 3600 <= clock() - start <= 25 * 3600        # about a day, not for ever
     assert len(receiver.hits) < 40                          # backed off, breaker held the rest
     assert receiver.deliveries == []
+    # fixed at last: the operators move the dead letter back (SQS redrive), and it arrives once
+    receiver.status = 200
+    hooks.sqs.send_message(QueueUrl=hooks.url, MessageBody=json.dumps(dead))
+    for _ in range(5):
+        hooks.deliver()
+        if receiver.deliveries or not hooks.advance_to_next():
+            break
+    assert len(receiver.deliveries) == 1 and hooks.queued() == []
 
 
 def test_a_redelivered_sqs_message_and_a_replayed_stream_record_post_once(wired):

@@ -147,3 +147,15 @@ def test_success_writes_nothing_when_nothing_failed():
     assert dl.after_success({"state": "closed", "failures": 0}) == (None, False)
     doc, _ = dl.after_failure(None, 1.0, "x")
     assert dl.after_success(doc) == ({"state": "closed", "failures": 0}, False)
+
+
+def test_a_dead_letter_says_why_and_can_be_revived_with_a_fresh_horizon():
+    d = Delivery("event", "update:1", "s", 10.0, b"{}", 7, 99.0)
+    letter = dl.dead_letter(dl.encode(d), "gave up after 8 tries: HTTP 500")
+    assert '"reason":"gave up after 8 tries: HTTP 500"' in letter
+    assert dl.revive(letter, 5000.0) == Delivery("event", "update:1", "s", 5000.0, b"{}", 0, 0.0)
+    for junk in ("{nope", '{"reason": "x", "delivery": "{nope"}', '{"reason": "x"}', "[]"):
+        with pytest.raises(ValueError):
+            dl.revive(junk, 0.0)
+    huge = dl.dead_letter("x" * 300_000, "r" * 5000)
+    assert len(huge.encode()) <= dl.MAX_MESSAGE_BYTES and '"truncated":true' in huge
