@@ -1,6 +1,7 @@
 """The app over moto with its notifications observable: SNS topics whose client refuses what
 real SNS refuses (tests/sns_rules.StrictSNS), SQS queues subscribed with filter policies, real
-webhook receivers on 127.0.0.1, and the real state-table stream fed to the real handler."""
+webhook receivers on 127.0.0.1, the real state-table stream fed to the real handler, and the
+delivery queue fed to the real delivery worker (tests/api/hooks.py)."""
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +12,7 @@ import pytest
 from chalicelib.notify import Notifier
 from chalicelib.services import mint_key
 from local.streams import StreamReader
+from tests.api.hooks import Deliveries
 from tests.sns_rules import StrictSNS
 
 
@@ -65,6 +67,7 @@ class Wire:
                                    boto3.client("dynamodbstreams", region_name="us-east-1"),
                                    c.store.StateRow.Meta.table_name)
         self.queue("ops", None, topic=self.operator)
+        self.hooks = Deliveries(c, client, clock)
 
     def queue(self, name, policy, topic=None):
         """An SQS queue on a topic (updates by default), filtered by `policy` as SNS does."""
@@ -96,9 +99,14 @@ class Wire:
                 self.sqs.delete_message(QueueUrl=self.queues[name],
                                         ReceiptHandle=m["ReceiptHandle"])
 
+    def deliver(self):
+        """The delivery worker takes what is queued now (webhook challenges and events)."""
+        return self.hooks.deliver()
+
     def pump(self):
-        """Deliver the stream to the real handler, as Lambda's event source would; a record
-        the handler reports as failed (a Publish SNS refused) fails the test."""
+        """Deliver the stream to the real handler, as Lambda's event source would, then the
+        delivery queue to the real worker; a record the stream handler reports as failed (a
+        Publish SNS refused) fails the test."""
         failures = []
 
         def handle(ev):
@@ -107,6 +115,7 @@ class Wire:
             return out
         handled = self.reader.poll(handle)
         assert failures == [], f"stream records failed: {failures}"
+        self.deliver()
         return handled
 
     def call(self, method, path, body=None):

@@ -46,7 +46,8 @@ def test_api_maintenance_silences_its_components_and_only_those(wire, targets):
     api, web = targets
     hook = wire.receiver()
     assert wire.client.http.post("/api/v1/subscribe", body=json.dumps({"webhook": hook.url}),
-                                 headers={"Content-Type": "application/json"}).status_code == 201
+                                 headers={"Content-Type": "application/json"}).status_code == 202
+    wire.deliver()                                            # it answers its challenge
     rounds(wire, 2)
     assert states(wire) == {"api": "operational", "web": "operational"}
 
@@ -65,6 +66,7 @@ def test_api_maintenance_silences_its_components_and_only_those(wire, targets):
     rounds(wire, 3)
     wire.clock.tick(301)                                      # past the debounce window
     flush_component_updates(wire.c)
+    wire.deliver()                                            # the worker posts them
 
     assert states(wire) == {"api": "under_maintenance", "web": "major_outage"}
     assert open_incidents(wire) == ["Website is experiencing issues"]
@@ -80,6 +82,7 @@ def test_api_maintenance_silences_its_components_and_only_those(wire, targets):
     rounds(wire, 1)
     wire.clock.tick(301)
     flush_component_updates(wire.c)
+    wire.deliver()                                            # the worker posts them
     assert states(wire)["api"] == "major_outage"
     assert open_incidents(wire) == ["API is experiencing issues", "Website is experiencing issues"]
     assert ("API", "major_outage") in component_hooks(hook)

@@ -210,7 +210,7 @@ def test_webhooks_get_signed_events_and_dark_ones_do_not_slow_the_rounds(tmp_pat
 page: {{id: e2e, name: E2E, url: "http://127.0.0.1"}}
 checks: {{regions: [r1, r2], quorum: 2, failure_threshold: 2, success_threshold: 1,
           allow_private_targets: true, interval: 1s}}
-subscribers: {{debounce: 1s}}
+subscribers: {{debounce: 1s, webhook_per_ip_per_hour: 50}}
 components:
   - id: svc
     name: Service
