@@ -23,6 +23,7 @@ from pynamodb.exceptions import (DeleteError, DoesNotExist, PutError, TransactWr
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from . import budget
 from .model import (CheckResult, ComponentState, ComponentStatus, Level,
                     MonitorRegionState, Scope)
 
@@ -38,6 +39,41 @@ class Conflict(Exception):
     """Someone else wrote this document first; reload and recompute."""
 
 
+class ItemTooLarge(ValueError):
+    """An item over DynamoDB's 400 KB limit, refused before the call: AWS would answer with a
+    ValidationException, and moto would store it, so tests would never see the failure."""
+
+    def __init__(self, pk: str, size: int):
+        super().__init__(f"item {pk!r} is {size} bytes; DynamoDB's limit is "
+                         f"{budget.DYNAMODB_ITEM_LIMIT}")
+        self.pk, self.size = pk, size
+
+
+def check_item_size(row) -> int:
+    """The row's size as DynamoDB counts it; raises ItemTooLarge over the limit. A versioned
+    row not yet saved gains its version attribute on save: counted here already."""
+    item = row.serialize()
+    size = budget.item_size(item)
+    version = getattr(type(row), "_version_attribute_name", None)
+    if version and version not in item:
+        size += len(version) + 2
+    if size > budget.DYNAMODB_ITEM_LIMIT:
+        key = next(iter(item["pk"].values())) if "pk" in item else type(row).__name__
+        raise ItemTooLarge(str(key), size)
+    return size
+
+
+class Encoded(bytes):
+    """A document already in JsonBlob's stored form: measuring an item (check_item_size) and
+    then saving it serializes it twice, and a big snapshot costs a tenth of a second each."""
+
+
+def _encoded(doc: Any) -> Any:
+    if doc is None or isinstance(doc, Encoded):
+        return doc
+    return Encoded(budget.encode(doc))
+
+
 class JsonBlob(BinaryAttribute):
     """JSON, zlib-compressed: keeps a big page's snapshot far below DynamoDB's 400 KB item cap."""
 
@@ -45,7 +81,9 @@ class JsonBlob(BinaryAttribute):
         super().__init__(legacy_encoding=False, **kwargs)
 
     def serialize(self, value):
-        return super().serialize(zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 6))
+        if isinstance(value, Encoded):                      # encoded once, by _encoded()
+            return super().serialize(bytes(value))
+        return super().serialize(budget.encode(value))     # the form budget.py measures
 
     def deserialize(self, value):
         return json.loads(zlib.decompress(super().deserialize(value)))
@@ -192,6 +230,18 @@ def build_history_model(table: str, region: str, host: Optional[str] = None):
     return HistoryRow
 
 
+def build_part_model(table: str, region: str, host: Optional[str] = None):
+    """Unversioned documents in the state table that belong to a versioned one and are written
+    in its transaction (the snapshot's history parts): the owner's version guards them."""
+    class PartRow(Model):
+        Meta = type("Meta", (), {"table_name": table, "region": region, "host": host,
+                                 "billing_mode": "PAY_PER_REQUEST"})
+        pk = UnicodeAttribute(hash_key=True)
+        doc = JsonBlob(null=True)
+        updated_at = NumberAttribute(default=0)
+    return PartRow
+
+
 class Store:
     """Reads and writes whole documents; every write of shared state is conditional on version."""
 
@@ -201,9 +251,19 @@ class Store:
                  subscribers_table: str = "outpost-subscribers"):
         self.region, self.host = region, host
         self.HistoryRow = build_history_model(history_table, region, host)
+        self.PartRow = build_part_model(state_table, region, host)
         (self.ResultRow, self.StateRow, self.KeyRow, self.AuditRow, self.TokenRow,
          self.SubscriberRow) = build_models(results_table, state_table, keys_table, audit_table,
                                             region, host, subscribers_table)
+
+    def _connection(self):
+        """One connection for transactions, made on first use: a new one per transaction would
+        build a botocore client (hundreds of milliseconds) each time."""
+        conn = getattr(self, "_tx_conn", None)
+        if conn is None:
+            from pynamodb.connection import Connection
+            conn = self._tx_conn = Connection(region=self.region, host=self.host)
+        return conn
 
     # tables
     def create_tables(self) -> None:
@@ -260,8 +320,49 @@ class Store:
         # Public reads are eventually consistent: half the cost, and a second's lag is harmless.
         return self._load("snapshot", consistent)
 
-    def save_snapshot(self, doc: dict, version: Optional[int], now: float) -> int:
-        return self._save("snapshot", doc, version, now)
+    def save_snapshot(self, doc: Any, version: Optional[int], now: float,
+                      parts: Optional[list] = None, old_parts: int = 0) -> int:
+        """The snapshot, and its history parts when it has them (chalicelib.budget): one
+        transaction, conditional on the snapshot's version, so a reader or the next writer
+        never pairs a snapshot with another round's history. Parts the new snapshot no longer
+        names are deleted in the same transaction. Without parts it is one PutItem. `doc` may
+        come already encoded (Encoded, from budget.fit_snapshot's measuring)."""
+        if not parts and not old_parts:
+            return self._save("snapshot", doc, version, now)
+        from pynamodb.transactions import TransactWrite
+        row = self.StateRow("snapshot", doc=_encoded(doc), updated_at=now)
+        if version is not None:
+            row.version = version
+        rows = [self.PartRow(f"snapshot#history#{i}", doc=_encoded(part), updated_at=now)
+                for i, part in enumerate(parts or ())]
+        for r in [row] + rows:
+            check_item_size(r)
+        try:
+            with TransactWrite(connection=self._connection()) as tx:
+                tx.save(row)
+                for part in rows:
+                    tx.save(part)
+                for i in range(len(rows), old_parts):
+                    tx.delete(self.PartRow(f"snapshot#history#{i}"))
+        except TransactWriteError as exc:
+            reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed" \
+                    or "TransactionConflict" in reasons:
+                raise Conflict("snapshot") from exc
+            raise
+        return 1 if version is None else version + 1
+
+    def load_snapshot_parts(self, count: int, consistent: bool = False) -> Optional[list]:
+        """The snapshot's `count` history parts in one BatchGetItem; None if any is missing
+        (a newer snapshot replaced them between the two reads)."""
+        if not count:
+            return []
+        keys = [f"snapshot#history#{i}" for i in range(count)]
+        found = {row.pk: row.doc for row in self.PartRow.batch_get(keys,
+                                                                   consistent_read=consistent)}
+        if len(found) != count:
+            return None
+        return [found[k] for k in keys]
 
     # generic versioned document
     def load_document(self, pk: str) -> tuple[Optional[Any], Optional[int]]:
@@ -278,9 +379,10 @@ class Store:
         return row.doc, row.version
 
     def _save(self, pk: str, doc: Any, version: Optional[int], now: float) -> int:
-        row = self.StateRow(pk, doc=doc, updated_at=now)
+        row = self.StateRow(pk, doc=_encoded(doc), updated_at=now)
         if version is not None:
             row.version = version
+        check_item_size(row)
         try:
             row.save()          # VersionAttribute makes this conditional on `version`
         except PutError as exc:
@@ -552,20 +654,22 @@ class Store:
         Conflict("feed") when another incident was written meanwhile (reload and retry), and
         Conflict("idempotency") when another request took over this idempotency key.
         """
-        from pynamodb.connection import Connection
         from pynamodb.transactions import TransactWrite
-        inc = self.StateRow(f"incident#{doc['id']}", doc=doc, updated_at=now)
+        inc = self.StateRow(f"incident#{doc['id']}", doc=_encoded(doc), updated_at=now)
         if version is not None:
             inc.version = version
-        feed_row = self.StateRow("incident_feed", doc={"incidents": feed}, updated_at=now)
+        feed_row = self.StateRow("incident_feed", doc=_encoded({"incidents": feed}),
+                                 updated_at=now)
         if feed_version is not None:
             feed_row.version = feed_version
         stamp = datetime.fromtimestamp(now, timezone.utc)
         audit_row = self.AuditRow(stamp.strftime("%Y-%m"),
                                   f"{stamp.isoformat(timespec='microseconds')}#{audit['request_id']}",
                                   entry=audit)
+        for row in (inc, feed_row, audit_row):
+            check_item_size(row)
         try:
-            with TransactWrite(connection=Connection(region=self.region, host=self.host)) as tx:
+            with TransactWrite(connection=self._connection()) as tx:
                 tx.save(inc)
                 tx.save(feed_row)
                 tx.save(audit_row, condition=self.AuditRow.sk.does_not_exist())
