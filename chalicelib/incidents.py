@@ -5,6 +5,7 @@ seconds. Statuspage's manage API v1 shapes the input; its public v2 shapes the o
 """
 from __future__ import annotations
 
+import json
 import secrets
 import unicodedata
 from datetime import datetime
@@ -20,6 +21,15 @@ IMPACTS = ("none", "minor", "major", "critical")
 COMPONENT_STATUSES = tuple(s.value for s in ComponentStatus)
 MAX_NAME = 200
 MAX_BODY = 20_000
+# Every stored document has a size budget (DynamoDB refuses items over 400 KB). An incident is
+# bounded by its updates' count and by its stored JSON; closing it (and Outpost's own short
+# status updates) may use the headroom above the operators' limit, so a full incident can
+# always be resolved.
+MAX_UPDATES = 100
+MAX_METADATA_BYTES = 4096
+MAX_INCIDENT_BYTES = 250_000
+MAX_INCIDENT_BYTES_CLOSING = 300_000
+CLOSING = {"resolved", "postmortem", "completed"}
 
 # Statuspage derives impact from the worst component status an incident sets.
 _IMPACT_OF_STATUS = {"major_outage": "critical", "partial_outage": "major",
@@ -38,10 +48,43 @@ _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 class ValidationError(ValueError):
     """Bad operator input; `field` is the dotted path the message is about."""
 
+    status = 422
+
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TooLarge(ValidationError):
+    """The incident (or a part of it) would be over its size budget: 413, naming the field."""
+
+    status = 413
+
+
+def _metadata(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValidationError("incident.metadata", "must be an object")
+    size = _json_bytes(value)
+    if size > MAX_METADATA_BYTES:
+        raise TooLarge("incident.metadata",
+                       f"is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+    return value
+
+
+def _json_bytes(value: Any) -> int:
+    """Bytes as storage writes it (compact JSON, non-ASCII escaped), before compression: a
+    bound on the stored size that does not depend on how well the text compresses."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _check_size(doc: dict, field: str, closing: bool) -> None:
+    limit = MAX_INCIDENT_BYTES_CLOSING if closing else MAX_INCIDENT_BYTES
+    size = _json_bytes(doc)
+    if size > limit:
+        raise TooLarge(field, f"the incident would be {size} bytes, over its {limit}-byte "
+                              "limit; post a shorter update, or resolve this incident and open "
+                              "a new one")
 
 
 def new_id() -> str:
@@ -212,9 +255,7 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
                                   "backfilled times must be in the past, resolved after created")
     elif "created_at" in inc or "resolved_at" in inc:
         raise ValidationError("incident.created_at", "explicit times need \"backfilled\": true")
-    metadata = inc.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ValidationError("incident.metadata", "must be an object")
+    metadata = _metadata(inc.get("metadata") or {})
     doc = {
         "id": incident_id, "name": name, "status": status, "kind": kind,
         "impact_override": impact_override, "component_ids": keys, "components": statuses,
@@ -230,11 +271,16 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
     doc["updates"].append(_update(doc, status, body, {}, statuses,
                                   _bool(inc, "deliver_notifications", kind != "historical"),
                                   created_at))
+    _check_size(doc, "incident.body", status in CLOSING)
     return doc
 
 
-def update(doc: dict, payload: Any, known: Mapping[str, str], now: float) -> dict:
-    """The incident after a PATCH; every status or body change is a new public update."""
+def update(doc: dict, payload: Any, known: Mapping[str, str], now: float,
+           system: bool = False) -> dict:
+    """The incident after a PATCH; every status or body change is a new public update.
+
+    `system`: Outpost's own transition (maintenance starting, an auto-incident recovering),
+    which like a closing update is not refused for the update count: it must not get stuck."""
     inc = _unwrap(payload, _FIELDS_UPDATE)
     new = {**doc, "updates": list(doc["updates"]), "components": dict(doc["components"]),
            "component_ids": list(doc["component_ids"])}
@@ -269,16 +315,21 @@ def update(doc: dict, payload: Any, known: Mapping[str, str], now: float) -> dic
         if key in inc:
             new[key] = _bool(inc, key, new[key])
     if "metadata" in inc:
-        if not isinstance(inc["metadata"], dict):
-            raise ValidationError("incident.metadata", "must be an object")
-        new["metadata"] = inc["metadata"]
+        new["metadata"] = _metadata(inc["metadata"])
     changed_components = {k: v for k, v in new["components"].items() if old_statuses.get(k) != v}
+    closing = status in CLOSING and status != doc["status"]
     if status != doc["status"] or body or changed_components:
+        if len(doc["updates"]) >= MAX_UPDATES and not (closing or system):
+            raise TooLarge("incident.updates",
+                           f"the incident has {len(doc['updates'])} updates, the most it keeps "
+                           f"is {MAX_UPDATES}; resolve it and open a new incident")
         _stamp(new, status, now)
         new["updates"].insert(0, _update(new, status, body, old_statuses, changed_components,
                                          _bool(inc, "deliver_notifications", True), now))
     new["status"] = status
     new["updated_at"] = now
+    _check_size(new, "incident.body" if body else ("incident.metadata" if "metadata" in inc
+                                                    else "incident"), closing or system)
     return new
 
 

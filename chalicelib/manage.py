@@ -11,10 +11,10 @@ import logging
 import random
 import secrets
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from . import budget
 from . import incidents as core
 from .snapshot import public_id
 from .storage import Conflict
@@ -71,13 +71,20 @@ def _feed_with(feed: list, doc: dict) -> list:
     merged = core.sort_newest_first(others + [doc])
     keep = [d for d in merged if core.is_open(d) or d["status"] == "scheduled"]
     rest = [d for d in merged if d not in keep][:max(0, FEED_KEEP - len(keep))]
+    # Open ones too have a budget: when they alone would not fit, the feed keeps their newest
+    # updates (marked `abbreviated`; each incident's own item keeps every word).
+    fitted = budget.abbreviate_docs(keep, FEED_MAX_BYTES, _stored_size)
+    if len(fitted) < len(keep):
+        log.error("the incident feed has room for the newest %d of %d open incidents; the "
+                  "others stay readable by id", len(fitted), len(keep))
+    keep = fitted
     while rest and _stored_size(keep + rest) > FEED_MAX_BYTES:
         rest = rest[:len(rest) * 3 // 4]
     return core.sort_newest_first(keep + rest)
 
 
 def _stored_size(docs: list) -> int:
-    return len(zlib.compress(json.dumps({"incidents": docs}, separators=(",", ":")).encode(), 6))
+    return len(budget.encode({"incidents": docs}))
 
 
 def _audit(actor: Actor, action: str, doc: dict, before: Optional[int], after: Optional[int],
@@ -168,7 +175,8 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
     re-applied on top of the newer version (the PATCH only names the fields it changes)."""
     for attempt in range(MAX_RETRIES):
         doc, version = get_incident(c, incident_id)
-        new = core.update(doc, payload, known_components(c.config), c.clock())  # 4xx first
+        new = core.update(doc, payload, known_components(c.config), c.clock(),  # 4xx first
+                          system=action != "incident.update")
         if if_match is not None and if_match != version:
             raise PreconditionFailed(version)
         try:

@@ -125,8 +125,8 @@ def operator(scope: Optional[str] = None):
                 return view(*args, actor=actor, **kwargs)
             except ApiError as err:
                 return err.response()
-            except ValidationError as err:
-                return ApiError(422, err.message, err.field).response()
+            except ValidationError as err:          # 422, or 413 for a size limit (TooLarge)
+                return ApiError(err.status, err.message, err.field).response()
             except manage.NotFound as err:
                 return ApiError(404, f"not found: {str(err)[:60]}").response()
             except manage.PreconditionFailed as err:
@@ -177,8 +177,9 @@ def _render(doc: dict) -> dict:
     """The manage-API incident: the public v2 object plus the operator-only fields."""
     snap, _ = c.public_cache.snapshot()
     cfg = c.config
-    rows = {comp.id: row for comp in cfg.components for row in snap["components"]
-            if row["id"] == public_id(cfg.page.id, "component", comp.id)}
+    by_id = {row["id"]: row for row in snap["components"]}      # one pass, not components^2
+    rows = {comp.id: by_id[pid] for comp in cfg.components
+            if (pid := public_id(cfg.page.id, "component", comp.id)) in by_id}
     out = incident_v2(doc, cfg.page.id, cfg.page.url, rows, cfg.page.time_zone)
     out.update({
         "impact_override": doc["impact_override"],
