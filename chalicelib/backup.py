@@ -59,7 +59,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("components", "state", ("pk",), _pk(lambda pk: pk == "components")),
     Section("overrides", "state", ("pk",), _pk(lambda pk: pk == "overrides")),
     # The page as published: carries today's uptime, which the history table gets at midnight.
-    Section("snapshot", "state", ("pk",), _pk(lambda pk: pk == "snapshot")),
+    Section("snapshot", "state", ("pk",),
+            _pk(lambda pk: pk == "snapshot" or pk.startswith("snapshot#history#"))),
     Section("keys", "keys", ("key_id",)),            # hashed secrets only, as stored
     Section("history", "history", ("component", "date")),
     Section("audit", "audit", ("month", "sk")),

@@ -82,6 +82,15 @@ def component_histograms(config: StatusConfig,
     return out
 
 
+def _whole_seconds(day: dict) -> dict:
+    """A day before today with its seconds rounded to whole ones, in the snapshot only (the
+    history table gets the exact day): sums of float spans like 86399.99999999627 are noise
+    that compresses badly, 90 days x every component of it (chalicelib.budget). Today's bucket
+    stays exact: it still accumulates."""
+    return {k: round(v) if k.endswith("_seconds") and isinstance(v, float) else v
+            for k, v in day.items()}
+
+
 def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
            histograms: Optional[Mapping] = None, restored: Optional[Mapping] = None) -> list:
     """Carry uptime and response-time history from `previous` into `doc`, accounting the time
@@ -101,6 +110,7 @@ def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
     for cid, extra in doc["outpost"]["components"].items():
         days, done = advance((old_uptime.get(cid) or {}).get("days") or [], kinds.get(cid),
                              since, now, credit, tz)
+        days = [_whole_seconds(d) for d in days[:-1]] + days[-1:]
         uptime[cid] = {"days": days, "uptime_90d": uptime_over(days)}
         # An operator's explicit status vouches for itself even without check data.
         unknown = extra.get("unknown", False) and not extra.get("overridden", False)

@@ -12,7 +12,7 @@ from .history import is_stale, mark_stale
 from .model import ComponentState, Level, MonitorRegionState
 from .snapshot import build_snapshot
 from .status import damp, derive_component_states
-from .storage import Conflict
+from .storage import Conflict, Encoded
 from .uptime import day_key, record_rt
 from .windows import silenced
 
@@ -27,7 +27,7 @@ class RoundReport:
     checks: int
     failing_checks: int
     transitions: dict[str, tuple[str, str]]     # component id -> (old status, new status)
-    snapshot_version: int
+    snapshot_version: Optional[int]             # None: the snapshot could not be written
 
 
 def run_round(c, regions: Optional[Iterable[str]] = None,
@@ -130,16 +130,36 @@ def _data_as_of(views: dict[str, dict[str, MonitorRegionState]]) -> Optional[flo
 
 
 def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float],
-                     views: Optional[dict] = None) -> int:
-    """Rebuild the public document from component states, incidents and overrides.
+                     views: Optional[dict] = None) -> Optional[int]:
+    """Rebuild the public document from component states, incidents and overrides; its version,
+    or None when it could not be written.
 
     `data_as_of` None keeps the previous snapshot's (an incident edit says nothing about checks).
+    Never raises: a snapshot that cannot be written (too many conflicts, an item DynamoDB would
+    refuse, storage down) is reported loudly, a metric and an operator alert, and the caller
+    carries on. The round has already saved the component states; the next one tries again.
     """
+    try:
+        return _publish(c, states, data_as_of, views)
+    except Exception as exc:                      # noqa: BLE001 - reported, never silent
+        snapshot_not_written(c, exc)
+        return None
+
+
+def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+             views: Optional[dict]) -> int:
+    from .budget import fit_snapshot, history_parts
     store = c.store
     incident_docs, _ = store.load_incident_feed()
     manual, _ = store.load_overrides()
+    # Incidents the feed already shortened (chalicelib.manage): their pages read the full item.
+    partial = [d["id"] for d in incident_docs if d.get("abbreviated")]
     for _ in range(MAX_CONFLICT_RETRIES):
         previous, version = store.load_snapshot(consistent=True)
+        old_parts = history_parts(previous)
+        previous = _with_history(store, previous, version, old_parts)
+        if previous is _RELOAD:
+            continue
         as_of = data_as_of
         if as_of is None and previous:
             as_of = (previous.get("outpost") or {}).get("data_as_of_epoch")
@@ -148,14 +168,80 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
         # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
         closed = attach_history(c, previous, doc, states, views)
         doc["outpost"]["last_verified_backup"] = _last_verified_backup(c, previous, doc)
+        # What is stored stays under the item budget however much the page grows (budget.py).
+        fitted = fit_snapshot(doc, partial=partial)
+        # Old incidents leaving is the steady state of a big page; anything more is news.
+        log.log(logging.DEBUG if fitted.report["level"] in ("whole", "closed incidents")
+                else logging.INFO, "snapshot stored within its budget: %s", fitted.report)
         try:
-            saved = store.save_snapshot(doc, version, c.clock())
+            saved = store.save_snapshot(Encoded(fitted.encoded), version, c.clock(),
+                                        fitted.parts, old_parts)
         except Conflict:
             continue
         store_closed_days(c, closed)
-        _static_copy(c, doc)
+        _static_copy(c, doc)          # S3 has no item limit: the copy keeps everything
         return saved
     raise RuntimeError("could not save snapshot: too many conflicts")
+
+
+_RELOAD = object()
+
+
+def _with_history(store, previous: Optional[dict], version: Optional[int], parts: int):
+    """The previous snapshot with its history parts put back (one BatchGetItem), so the uptime
+    ledger carries over exactly. Parts missing while the snapshot is unchanged (a restore that
+    left them out) mean no carried history: the history table fills it back (checker._restore).
+    Parts missing because a newer snapshot replaced them: reload (_RELOAD)."""
+    from .budget import merge_history
+    if not previous or not parts:
+        return previous
+    found = store.load_snapshot_parts(parts, consistent=True)
+    if found is not None:
+        return merge_history(previous, found)
+    if store.load_snapshot(consistent=True)[1] != version:
+        return _RELOAD
+    log.warning("the snapshot's %d history parts are missing; rebuilding its history", parts)
+    return {k: v for k, v in previous.items() if k not in ("_uptime", "_history")}
+
+
+SNAPSHOT_ALERT_EVERY = 3600.0
+_local_alert = {"at": float("-inf")}
+
+
+def snapshot_not_written(c, exc: BaseException) -> None:
+    """Say it loudly: a log line, an EMF metric (Outpost/SnapshotWriteFailed) on every failure,
+    and at most one operator alert per hour. The fence is a token in the state table;
+    when that table is what fails, a per-process fence keeps the alerts from flooding."""
+    log.error("the snapshot could not be written; the page keeps showing the last one: %r",
+              exc, exc_info=exc)
+    from .metrics import emit_snapshot_failure
+    now = c.clock()
+    emit_snapshot_failure(c.env, exc, now)
+    try:
+        page = c.config.page.name
+    except Exception:                             # noqa: BLE001 - the alert must still go
+        page = "Outpost"
+    subject = f"[{page}] The status page is not updating"
+    text = (f"Outpost could not write the public snapshot: {type(exc).__name__}: "
+            f"{str(exc)[:500]}\n\nComponent states are still saved each round, but visitors "
+            "see the last published page until a write succeeds; every round retries. "
+            "SnapshotWriteFailed counts the failures. This alert repeats at most once an hour.")
+    try:
+        from .fanout import Busy, once
+        try:
+            once(c, f"alert:snapshot:{int(now // SNAPSHOT_ALERT_EVERY)}",
+                 lambda: c.notifier.publish_operator(subject, text))
+        except Busy:
+            pass                                  # another process is sending this one
+        return
+    except Exception:                             # noqa: BLE001 - the fence's table failed
+        log.exception("could not fence the snapshot alert; using this process's fence")
+    if now - _local_alert["at"] >= SNAPSHOT_ALERT_EVERY:
+        _local_alert["at"] = now
+        try:
+            c.notifier.publish_operator(subject, text)
+        except Exception:                         # noqa: BLE001 - logged above and here
+            log.exception("could not alert the operators about the snapshot")
 
 
 def _last_verified_backup(c, previous: Optional[dict], doc: dict) -> Optional[str]:
@@ -207,6 +293,7 @@ class PublicCache:
         self._fetched_at = float("-inf")
         self._rendered: dict[tuple, tuple[bytes, str]] = {}
         self._marked: Optional[tuple] = None
+        self._parts: Optional[tuple] = None      # (snapshot version, its history parts)
 
     def snapshot(self) -> tuple[dict, int]:
         now = self.c.clock()
@@ -241,17 +328,42 @@ class PublicCache:
             self._marked = ((self._version, stale), mark_stale(doc, now))
         return self._marked[1]
 
+    def with_history(self, snap: dict, version: Optional[int]) -> dict:
+        """`snap` with its history put back. Inline history costs nothing; history in parts
+        (chalicelib.budget) costs one BatchGetItem per snapshot version, only for the renders
+        that draw it (uptime.json, the HTML page), never for the v2 JSON."""
+        from .budget import history_parts, merge_history
+        count = history_parts(snap)
+        if not count:
+            return snap
+        cached = self._parts
+        if cached is None or cached[0] != version:
+            try:
+                parts = self.c.store.load_snapshot_parts(count)
+            except Exception as exc:
+                log.exception("history parts read failed")
+                raise SnapshotUnavailable() from exc
+            if parts is None:
+                # A newer snapshot replaced them: read it on the next request.
+                self.invalidate()
+                raise SnapshotUnavailable()
+            cached = self._parts = (version, parts)
+        return merge_history(snap, cached[1])
+
     def invalidate(self) -> None:
         """Forget the copy: the next read fetches (used right after this Lambda wrote)."""
         with self._lock:
             self._fetched_at = float("-inf")
 
-    def rendered(self, name: str, render) -> tuple[str, str]:
-        """(body, strong ETag) of one representation of the current snapshot."""
+    def rendered(self, name: str, render, history: bool = False) -> tuple[str, str]:
+        """(body, strong ETag) of one representation of the current snapshot. `history`: the
+        representation draws the uptime history, which may live in items of its own."""
         snap, version = self.snapshot()
         key = (version, bool((snap.get("outpost") or {}).get("stale")), name)
         hit = self._rendered.get(key)
         if hit is None:
+            if history:
+                snap = self.with_history(snap, version)
             body = render(snap, name)
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             # Lambda's proxy response carries text; decode once here, not per request.

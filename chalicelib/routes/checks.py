@@ -1,7 +1,9 @@
 """Public route of the checker's history: GET /api/v2/uptime.json (our extension to v2).
 
 Like every public read it renders from the one cached snapshot (the history is put into the
-snapshot when it is written), so it costs at most one DynamoDB call, none while warm.
+snapshot when it is written), so it costs at most one DynamoDB call, none while warm. A page too
+big for one item keeps its history in items of its own (chalicelib.budget): then one more call,
+once per snapshot version.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def render_uptime(snapshot: dict, name: str = "uptime") -> bytes:
 def uptime():
     from ..services import SnapshotUnavailable
     try:
-        body, etag = c.public_cache.rendered("uptime", render_uptime)
+        body, etag = c.public_cache.rendered("uptime", render_uptime, history=True)
     except SnapshotUnavailable:
         return http.unavailable()
     return http.cached(bp.current_request, body, etag, "application/json")

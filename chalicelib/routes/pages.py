@@ -58,9 +58,10 @@ def _public(handler):
     return wrapper
 
 
-def _serve(name: str, render: Callable[[dict], bytes], content_type: str) -> Response:
+def _serve(name: str, render: Callable[[dict], bytes], content_type: str,
+           history: bool = False) -> Response:
     """The cached representation `name`; `render(snapshot)` runs once per snapshot version."""
-    body, etag = c.public_cache.rendered(name, lambda snap, _name: render(snap))
+    body, etag = c.public_cache.rendered(name, lambda snap, _name: render(snap), history)
     return http.cached(bp.current_request, body, etag, content_type)
 
 
@@ -85,7 +86,8 @@ def index():
     from ..render import html
     # The social link comes from the status file, fixed for the life of this process.
     social = c.config.operations.social_url
-    return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social), HTML)
+    return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social), HTML,
+                  history=True)
 
 
 # CloudFront asks its origins for the default root object, /index.html, when a visitor asks for
@@ -113,14 +115,38 @@ def history():
 @bp.route("/incidents/{incident_id}", cors=True)
 @_public
 def incident(incident_id):
+    from ..budget import archived
     from ..render import html, view
     snap, _ = c.public_cache.snapshot()
+    if archived(snap, incident_id):
+        # Left out of the snapshot (or shortened there) for its size: the incident's own item
+        # has every word. Only ids the snapshot names cost this read, so strangers can't
+        # make random ids cost one.
+        return _serve(f"html:incident:{incident_id}",
+                      lambda s: _archived_page(s, incident_id), HTML)
     if view.find_incident(snap, incident_id) is None:
         return _html_not_found()
     # If the snapshot changed between the lookup and the render (the incident was deleted in
     # that instant), this version's body is the not-found page: wrong status, right content.
     return _serve(f"html:incident:{incident_id}",
                   lambda s: html.render_incident(s, incident_id) or html.render_not_found(s), HTML)
+
+
+def _archived_page(snapshot: dict, incident_id: str) -> bytes:
+    """The page of an incident read from its own item, drawn like one in the snapshot."""
+    from ..render import html
+    from ..snapshot import incident_v2
+    doc, _ = c.store.load_incident(incident_id)
+    if doc is None or doc.get("deleted_at"):
+        return html.render_not_found(snapshot)
+    extras = (snapshot.get("outpost") or {}).get("components") or {}
+    rows = {extras[r["id"]]["key"]: r for r in snapshot.get("components") or ()
+            if r["id"] in extras and extras[r["id"]].get("key")}
+    page = snapshot["page"]
+    item = incident_v2(doc, page["id"], page["url"], rows, page["time_zone"])
+    lists = {"incidents": [], "scheduled_maintenances": []}
+    lists["scheduled_maintenances" if doc["kind"] == "scheduled" else "incidents"].append(item)
+    return html.render_incident({**snapshot, **lists}, incident_id)
 
 
 @bp.route("/history.atom", cors=True)

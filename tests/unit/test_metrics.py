@@ -27,3 +27,18 @@ def test_emitted_only_in_lambda_and_zero_when_no_round_finished(capsys):
     assert out.count("\n") == 1 and json.loads(out)["results_written"] == 4
     metrics.emit_results(env, [], 1.0)
     assert json.loads(capsys.readouterr().out)["results_written"] == 0
+
+
+def test_a_snapshot_that_was_not_written_is_one_dimensionless_metric(capsys):
+    error = ValueError("item 'snapshot' is 512000 bytes")
+    line = json.loads(metrics.snapshot_failure_line("outpost-api", error, 2.0))
+    (spec,) = line["_aws"]["CloudWatchMetrics"]
+    # no dimensions: the checker and the API count into the one metric
+    assert spec == {"Namespace": "Outpost", "Dimensions": [[]],
+                    "Metrics": [{"Name": "SnapshotWriteFailed", "Unit": "Count"}]}
+    assert (line["SnapshotWriteFailed"], line["error"], line["FunctionName"]) == \
+        (1, "ValueError", "outpost-api") and "512000" in line["detail"]
+    metrics.emit_snapshot_failure({}, error, 2.0)
+    assert capsys.readouterr().out == ""
+    metrics.emit_snapshot_failure({"AWS_LAMBDA_FUNCTION_NAME": "fn"}, error, 2.0)
+    assert json.loads(capsys.readouterr().out)["SnapshotWriteFailed"] == 1
