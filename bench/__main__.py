@@ -12,7 +12,7 @@ env.setup()                 # before anything creates a botocore client
 def main() -> int:
     from moto import mock_aws
 
-    from . import check_round, detection, mixed_round, public_pages, public_read
+    from . import check_round, detection, mixed_round, public_pages, public_read, snapshot_budget
     from .dynamo import DynamoCalls
     from .table import Row, render
 
@@ -24,6 +24,8 @@ def main() -> int:
             read_rows, read_facts = public_read.run(calls)
             page_rows, _ = public_pages.run(calls)
         t_read = time.perf_counter() - started
+        with mock_aws():
+            budget_rows, _ = snapshot_budget.run(calls)
         round_rows, stress_rows, round_facts = check_round.run()
     finally:
         calls.uninstall()
@@ -70,8 +72,14 @@ def main() -> int:
                  "1 M views), from measured counts x list prices", cost_rows))
     print()
 
+    print(render(f"(h) Snapshot budget: {snapshot_budget.INCIDENTS} incidents of "
+                 f"{snapshot_budget.BODY_CHARS} characters, {snapshot_budget.COMPONENTS} "
+                 f"components with {snapshot_budget.HISTORY_DAYS} days of history, moto DynamoDB",
+                 budget_rows))
+    print()
+
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
-              + notify_rows + condition_rows + cost_rows if r.ok is not None]
+              + notify_rows + condition_rows + cost_rows + budget_rows if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "
