@@ -257,8 +257,11 @@ class Store:
                                             region, host, subscribers_table)
 
     def _connection(self):
-        """One connection for transactions, made on first use: a new one per transaction would
-        build a botocore client (hundreds of milliseconds) each time."""
+        """One connection for the snapshot's transactions, made on first use: a new one per
+        transaction builds a botocore client (hundreds of milliseconds) each time.
+        write_incident keeps its own per call for now: moto rolls a failed transaction back by
+        restoring a copy of the whole table, undoing writes that landed meanwhile, and faster
+        transactions made the operator API's race tests hit that (two winners on one version)."""
         conn = getattr(self, "_tx_conn", None)
         if conn is None:
             from pynamodb.connection import Connection
@@ -668,8 +671,9 @@ class Store:
                                   entry=audit)
         for row in (inc, feed_row, audit_row):
             check_item_size(row)
+        from pynamodb.connection import Connection
         try:
-            with TransactWrite(connection=self._connection()) as tx:
+            with TransactWrite(connection=Connection(region=self.region, host=self.host)) as tx:
                 tx.save(inc)
                 tx.save(feed_row)
                 tx.save(audit_row, condition=self.AuditRow.sk.does_not_exist())
