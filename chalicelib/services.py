@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Optional
 
+from . import reporting
 from .checker import attach_history, store_closed_days
 from .history import is_stale, mark_stale
 from .model import ComponentState, Level, MonitorRegionState
@@ -148,6 +149,7 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
         # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
         closed = attach_history(c, previous, doc, states, views)
         doc["outpost"]["last_verified_backup"] = _last_verified_backup(c, previous, doc)
+        reporting.attach(c, previous, doc)      # the report forms' switch and public counts
         try:
             saved = store.save_snapshot(doc, version, c.clock())
         except Conflict:
