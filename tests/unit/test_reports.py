@@ -218,3 +218,36 @@ def test_reports_section_errors_name_file_line_and_key(body, key, message):
     assert err.value.line == 4 and err.value.key == key and message in err.value.message
     assert str(err.value).startswith(f"status.yaml:4: {key}: ")
 
+
+# -- the page ------------------------------------------------------------------------------------
+
+def _snapshot(name, count, window=1800, public=True):
+    from chalicelib.snapshot import build_snapshot, public_id
+    cfg = load_status_text(BASE.replace("components: []", f"components:\n  - id: pay\n    name: '{name}'"))
+    snap = build_snapshot(cfg, {}, T, T)
+    if window:
+        snap["outpost"]["reports_window_seconds"] = window
+    if public:
+        snap["outpost"]["reports"] = {public_id("x", "component", "pay"): count} if count else {}
+    return snap
+
+
+def test_the_page_says_how_many_people_reported_and_escapes_everything():
+    from chalicelib.render.html import render_index
+    page = render_index(_snapshot("<b>Pay</b> & co", 14), stale=False).decode()
+    assert "14 people reported problems with &lt;b&gt;Pay&lt;/b&gt; &amp; co in the last " \
+           "30 minutes" in page
+    assert "<b>Pay" not in page
+    assert "Having trouble with &lt;b&gt;Pay&lt;/b&gt; &amp; co?" in page
+    assert '<form method="post" action="api/v1/reports">' in page
+    assert 'maxlength="280"' in page and '<option value="login">' in page
+    assert "1 person reported problems with Pay in the last hour" in \
+        render_index(_snapshot("Pay", 1, window=3600), stale=False).decode()
+
+
+def test_no_count_and_no_forms_when_the_snapshot_says_so():
+    from chalicelib.render.html import render_index
+    quiet = render_index(_snapshot("Pay", 0), stale=False).decode()
+    assert "reported problems" not in quiet and "Having trouble with Pay?" in quiet
+    off = render_index(_snapshot("Pay", 5, window=None), stale=False).decode()
+    assert "reported problems" not in off and "Having trouble" not in off
