@@ -33,16 +33,17 @@ RECORD_TTL = 8 * 86400           # counters and reports: a week of baseline plus
 HOUR = 3600
 
 
+SOURCE_FACTOR = 25               # reports per hour one source address may relay, x per-IP cap
+
+
 @dataclass(frozen=True)
 class Client:
-    ip: Optional[str]            # only ever kept as a salted hash
-    country: str
-
-
-def client_from(headers: Mapping[str, str], source_ip: Optional[str]) -> Client:
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
-    return Client(core.viewer_ip(headers.get("cloudfront-viewer-address"), source_ip),
-                  core.country(headers.get("cloudfront-viewer-country")))
+    """Who sent a report (chalicelib/http.py decides): `network` is the viewer's address or its
+    IPv6 /64; `source` the address API Gateway saw when it differs (behind CloudFront, an edge
+    server shared by many viewers). Both are only ever stored as keyed hashes."""
+    network: str
+    country: str = core.UNKNOWN_COUNTRY
+    source: Optional[str] = None
 
 
 def _salt(c) -> bytes:
@@ -51,9 +52,9 @@ def _salt(c) -> bytes:
         "reports", lambda: secrets.token_hex(32)).encode())
 
 
-def client_hash(c, ip: Optional[str]) -> str:
-    """Who sent it, for dedupe and caps only: a keyed hash of the address (IPv6: its /64)."""
-    return hmac.new(_salt(c), core.client_key(ip).encode(), hashlib.sha256).hexdigest()[:32]
+def client_hash(c, network: str) -> str:
+    """A keyed hash of an address, for dedupe and caps: the address itself is never stored."""
+    return hmac.new(_salt(c), network.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def submit(c, payload: Any, client: Client) -> dict:
@@ -68,9 +69,16 @@ def submit(c, payload: Any, client: Client) -> dict:
     if store.report_count("global", now, HOUR) >= policy.global_per_hour:
         raise ReportError(429, "we are getting a great many reports; try again later",
                           retry_after=retry)
-    who = client_hash(c, client.ip)
+    who = client_hash(c, client.network)
     if store.report_hit(f"ip#{who}", now, HOUR) > policy.per_ip_per_hour:
         raise ReportError(429, "too many reports from this address; try again later",
+                          retry_after=retry)
+    # CloudFront writes the viewer's address, but a caller that reaches the API directly can
+    # write any: one source address may relay many viewers (an edge server), not unlimited ones.
+    if client.source is not None and store.report_hit(
+            f"src#{client_hash(c, client.source)}", now, HOUR) > \
+            policy.per_ip_per_hour * SOURCE_FACTOR:
+        raise ReportError(429, "too many reports through this address; try again later",
                           retry_after=retry)
     name = _name(c, report.component)
     if not store.report_first_seen(f"{who}#{report.component}", now, policy.window):

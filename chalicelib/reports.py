@@ -3,6 +3,9 @@ spike detection against the usual count, the spikes' lifecycle and the operators
 
 No I/O here: chalicelib/reporting.py reads and writes the counters and calls these functions.
 
+Who sent a report is decided at the HTTP edge (chalicelib/http.py: CloudFront's viewer address,
+an IPv6 client as its /64); here it is only an opaque key.
+
 Counting. Every counted report adds one to its component in the current 5-minute bucket
 (bucket start = epoch seconds rounded down to 300). The count "in the window" is the sum of the
 window's buckets ending with the current one, so a 30-minute window is the current bucket and
@@ -12,7 +15,6 @@ every Monday. A spike is a count of at least `threshold` and at least `factor` t
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
@@ -81,46 +83,6 @@ def _clean(text: str) -> str:
 
 
 # -- who sent it ---------------------------------------------------------------------------------
-
-def viewer_ip(cloudfront_address: Optional[str], source_ip: Optional[str]) -> Optional[str]:
-    """The client's address: CloudFront's `CloudFront-Viewer-Address` (ip:port; IPv6 unbracketed
-    as CloudFront sends it, or bracketed) when present and readable, else the request's own."""
-    for text in (cloudfront_address, source_ip):
-        ip = _address(text) if text else None
-        if ip is not None:
-            return ip
-    return None
-
-
-def _address(text: str) -> Optional[str]:
-    text = text.strip()[:100]
-    candidates = [text]
-    if text.startswith("[") and "]" in text:
-        candidates = [text[1:text.index("]")]]
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
-        if port.isdigit():
-            candidates.insert(0, host)       # ip:port, the usual shape
-    for candidate in candidates:
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return None
-
-
-def client_key(ip: Optional[str]) -> str:
-    """What "one client" means: an IPv4 address, or an IPv6 /64 (one household or phone gets a
-    whole /64 and can pick any address in it, so per-address limits would not limit anything)."""
-    if ip is None:
-        return "unknown"
-    addr = ipaddress.ip_address(ip)
-    if addr.version == 4:
-        return str(addr)
-    if addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{addr}/64", strict=False))
-
 
 def country(header: Optional[str]) -> str:
     """CloudFront-Viewer-Country (ISO 3166 alpha-2), or "--" when absent or malformed."""

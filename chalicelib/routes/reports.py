@@ -13,6 +13,7 @@ from chalice import Blueprint, Response
 
 from .. import http, reporting, wiring
 from ..apierrors import ApiError
+from .. import reports as core
 from ..reports import MAX_BODY, ReportError
 from .operator import PREFIX, operator
 from .subscribe import _page as small_page
@@ -52,8 +53,11 @@ def _payload(req, form: bool):
         raise ReportError(400, str(exc), "body") from None
 
 
-def _source_ip(req) -> str | None:
-    return ((req.context or {}).get("identity") or {}).get("sourceIp")
+def _client(req) -> reporting.Client:
+    viewer, source = http.client_ip(req), http.source_ip(req)
+    country = ((req.headers or {}).get("cloudfront-viewer-country"))
+    return reporting.Client(http.network_of(viewer), core.country(country),
+                            http.network_of(source) if source != viewer else None)
 
 
 def _refused(err: ReportError, form: bool) -> Response:
@@ -74,7 +78,7 @@ def report():
     form = _is_form(req)
     try:
         payload = _payload(req, form)
-        body = reporting.submit(c, payload, reporting.client_from(req.headers, _source_ip(req)))
+        body = reporting.submit(c, payload, _client(req))
     except ReportError as err:
         return _refused(err, form)
     except Exception:                          # noqa: BLE001 - storage trouble: this POST only

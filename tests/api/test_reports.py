@@ -341,3 +341,19 @@ def test_as_many_reports_as_usual_at_this_time_of_day_is_no_spike(ops):
     tick(client)
     (alert,) = spike_alerts(drain())
     assert "usual for this time of day: 12" in alert["Message"]
+
+
+def test_one_source_relaying_many_viewer_addresses_is_capped(ops):
+    """A caller that reaches the API directly can write any CloudFront-Viewer-Address: the
+    address API Gateway saw may relay many viewers (a CloudFront edge does), but not without
+    bound."""
+    from dataclasses import replace
+    from chalicelib.reporting import SOURCE_FACTOR
+    c, client, *_ = ops
+    c.override(config=replace(c.config, reports=replace(c.config.reports, per_ip_per_hour=2)))
+    relayed = 2 * SOURCE_FACTOR
+    codes = [report(client, {"component": "api", "kind": "down"},
+                    address=f"198.51.{i // 250}.{i % 250 + 1}:1")[0].status_code
+             for i in range(relayed + 3)]
+    assert codes == [202] * relayed + [429] * 3
+    assert window_count(c, "api") == relayed

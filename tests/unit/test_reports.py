@@ -45,26 +45,6 @@ def test_a_note_is_measured_in_characters_and_loses_control_characters():
 
 # -- who ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("header, source, expected", [
-    ("198.51.100.7:46532", "10.0.0.1", "198.51.100.7"),
-    ("2001:db8::7:443", "10.0.0.1", "2001:db8::7"),             # CloudFront: unbracketed
-    ("[2001:db8::7]:443", None, "2001:db8::7"),
-    ("2001:db8::7", None, "2001:db8::7"),                       # no port at all
-    ("garbage", "203.0.113.9", "203.0.113.9"),
-    (None, "203.0.113.9", "203.0.113.9"),
-    (None, None, None),
-])
-def test_viewer_ip(header, source, expected):
-    assert r.viewer_ip(header, source) == expected
-
-
-def test_an_ipv6_client_is_its_slash_64_and_ipv4_is_itself():
-    assert r.client_key("2001:db8:1:2:aaaa::1") == r.client_key("2001:db8:1:2:bbbb::9")
-    assert r.client_key("2001:db8:1:2::1") != r.client_key("2001:db8:1:3::1")
-    assert r.client_key("::ffff:198.51.100.7") == r.client_key("198.51.100.7") == "198.51.100.7"
-    assert r.client_key(None) == "unknown"
-
-
 def test_country_is_two_letters_or_unknown():
     assert r.country("de") == "DE" and r.country(None) == "--" and r.country("XYZ") == "--"
     assert r.country("<b>") == "--"
