@@ -81,8 +81,9 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
               headers={"Content-Type": "application/json",
                        "CloudFront-Viewer-Address": "192.0.2.250:1"})
     for metric, args, status, limit in (
-            ("counted report", (body, "198.51.100.1:1"), 202, 6),
-            ("repeat, same client", (body, "198.51.100.1:1"), 202, 3),
+            # through an edge: the viewer's and the source's caps both count
+            ("counted report", (body, "198.51.100.1:1"), 202, 7),
+            ("repeat, same client", (body, "198.51.100.1:1"), 202, 4),
             ("unknown component (422)", ({"component": "x", "kind": "down"}, "198.51.100.2:1"),
              422, 0),
             ("2 MB note (413)",
