@@ -73,11 +73,11 @@ def main() -> int:
     print(render(conditions.TITLE, condition_rows))
     print()
 
-    print(render(f"(h) User reports: a stranger's POST, the sweep and a public read, "
-                 f"{reports.COMPONENTS} components, moto DynamoDB", report_rows))
-    print()
     print(render("(g) Monthly cost of the reference workload (100 monitors x 3 regions, "
                  "1 M views), from measured counts x list prices", cost_rows))
+    print()
+    print(render(f"(h) User reports: a stranger's POST, the sweep and a public read, "
+                 f"{reports.COMPONENTS} components, moto DynamoDB", report_rows))
     print()
 
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
