@@ -36,6 +36,13 @@ def main() -> int:
     notify_rows, _ = notify_latency.run()
     from . import conditions
     condition_rows, _ = conditions.run()
+    from . import reports
+    calls.install()
+    try:
+        with mock_aws():
+            report_rows, _ = reports.run(calls)
+    finally:
+        calls.uninstall()
     # Last: its moto server and endpoint must not meet the others' mock_aws().
     from . import cost
     cost_rows, cost_facts = cost.run()
@@ -71,15 +78,19 @@ def main() -> int:
     print(render("(g) Monthly cost of the reference workload (100 monitors x 3 regions, "
                  "1 M views), from measured counts x list prices", cost_rows))
     print()
+    print(render(f"(h) User reports: a stranger's POST, the sweep and a public read, "
+                 f"{reports.COMPONENTS} components, moto DynamoDB", report_rows))
+    print()
 
-    print(render(f"(h) Snapshot budget: {snapshot_budget.INCIDENTS} incidents of "
+    print(render(f"(i) Snapshot budget: {snapshot_budget.INCIDENTS} incidents of "
                  f"{snapshot_budget.BODY_CHARS} characters, {snapshot_budget.COMPONENTS} "
                  f"components with {snapshot_budget.HISTORY_DAYS} days of history, moto DynamoDB",
                  budget_rows))
     print()
 
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
-              + notify_rows + condition_rows + cost_rows + budget_rows if r.ok is not None]
+              + notify_rows + condition_rows + report_rows + cost_rows + budget_rows
+              if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
     extra = (f"; extra: {slow['fast_timed_out']}/{slow['fast']} healthy 1 s targets reported "

@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Operations, Page, Place,
-                    StatusConfig, SubscriberPolicy)
+                    ReportPolicy, StatusConfig, SubscriberPolicy)
 
 DOCUMENT = "<document>"   # the key named in problems about the file as a whole
 
@@ -349,6 +349,28 @@ def _duration(minimum: float = 0.0, maximum: float = float("inf")) -> Converter:
     return convert
 
 
+def _number(minimum: float) -> Converter:
+    """An integer or decimal number, at least `minimum` (e.g. a factor such as 3 or 2.5)."""
+    def convert(r: _Reader, node: Node, key: str) -> Any:
+        if not (isinstance(node, ScalarNode) and node.tag in (_TAG + "int", _TAG + "float")):
+            return r.wrong_type(node, key, "a number")
+        value = float(SafeConstructor().construct_object(node))
+        if not math.isfinite(value) or value < minimum:
+            return r.fail(node, key, f"must be a number of at least {minimum:g}, got {node.value}")
+        return value
+    return convert
+
+
+def _report_window(r: _Reader, node: Node, key: str) -> Any:
+    """Reports are counted in 5-minute buckets, so the window is a whole number of them; at
+    most 2 h keeps the baseline's reads (7 days of the same window) to two small batches."""
+    seconds = _duration(minimum=300.0, maximum=7200.0)(r, node, key)
+    if seconds is not _BAD and seconds % 300:
+        return r.fail(node, key, f"{node.value!r} is not a multiple of 5m (reports are counted "
+                                 "in 5-minute buckets): try 15m, 30m or 1h")
+    return seconds
+
+
 def _condition(r: _Reader, node: Node, key: str) -> Any:
     text = _text(r, node, key)
     if text is _BAD:
@@ -514,6 +536,16 @@ OPERATIONS = {
     "auto_incident_body": Field(_text, default=Operations.auto_incident_body),
 }
 
+REPORTS = {
+    "enabled": Field(_boolean, default=ReportPolicy.enabled),
+    "threshold": Field(_integer(1), default=ReportPolicy.threshold),
+    "factor": Field(_number(1.0), default=ReportPolicy.factor),
+    "window": Field(_report_window, default=ReportPolicy.window),
+    "public": Field(_boolean, default=ReportPolicy.public),
+    "per_ip_per_hour": Field(_integer(1), default=ReportPolicy.per_ip_per_hour),
+    "global_per_hour": Field(_integer(1), default=ReportPolicy.global_per_hour),
+}
+
 TOP = {
     "page": Field(_section(PAGE, Page), required=True),
     "checks": Field(_section(CHECKS)),
@@ -521,6 +553,7 @@ TOP = {
     "maintenance": Field(_list(_section(MAINTENANCE)), default=()),
     "subscribers": Field(_section(SUBSCRIBERS, SubscriberPolicy), default=SubscriberPolicy()),
     "operations": Field(_section(OPERATIONS, Operations), default=Operations()),
+    "reports": Field(_section(REPORTS, ReportPolicy), default=ReportPolicy()),
 }
 
 
@@ -564,7 +597,7 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
         for position, c in enumerate(components))
     return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
                         maintenance=windows, subscribers=top.values["subscribers"],
-                        operations=top.values["operations"])
+                        operations=top.values["operations"], reports=top.values["reports"])
 
 
 # What each check kind is judged on when the monitor does not say.

@@ -269,17 +269,20 @@ HOUSEKEEPING_RESERVE = 5.0
 def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None,
                  reserve: float = HOUSEKEEPING_RESERVE) -> int:
     """What the scheduler does after checking: maintenance that starts or ends by itself,
-    reminders for quiet incidents, debounced component changes (queued, never posted here).
+    reminders for quiet incidents, debounced component changes (queued, never posted here),
+    and user-report spikes (chalicelib/reporting.py).
     Each task fails alone, and none starts with less than `reserve` seconds left of the
     invocation (`time_left()`; None: no limit). Returns how many tasks ran."""
     from .fanout import flush_component_updates, nudge_quiet_incidents
+    from .reporting import sweep as sweep_reports
     if c.settings.checker_only:
         return 0                               # the home region's scheduler does these, once
     actor = Actor("scheduler", run_id)
     ran = 0
     for name, task in (("maintenance", lambda: advance_maintenance(c, actor)),
                        ("nudges", lambda: nudge_quiet_incidents(c)),
-                       ("component updates", lambda: flush_component_updates(c))):
+                       ("component updates", lambda: flush_component_updates(c)),
+                       ("report spikes", lambda: sweep_reports(c))):
         if time_left is not None and time_left() < reserve:
             log.warning("housekeeping stopped before %s: %.1fs left", name, time_left())
             break

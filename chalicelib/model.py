@@ -123,6 +123,18 @@ class Operations:
 
 
 @dataclass(frozen=True)
+class ReportPolicy:
+    """"Is it just me?" reports from users: when they make a spike, and what strangers may send."""
+    enabled: bool = True
+    threshold: int = 10                          # reports per component in the window, at least
+    factor: float = 3.0                          # ... and this many times the usual count
+    window: float = 1800.0                       # seconds, a multiple of the 5-minute bucket
+    public: bool = True                          # show counts over the threshold on the page
+    per_ip_per_hour: int = 20                    # reports accepted from one address (or /64)
+    global_per_hour: int = 1000                  # reports accepted in total: bounds the writes
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     page: Page
     checks: CheckPolicy
@@ -131,6 +143,7 @@ class StatusConfig:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     subscribers: SubscriberPolicy = SubscriberPolicy()
     operations: Operations = Operations()
+    reports: ReportPolicy = ReportPolicy()
 
     def monitors(self) -> list[tuple[Component, Monitor]]:
         return [(c, m) for c in self.components for m in c.monitors]

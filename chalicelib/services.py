@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Optional
 
+from . import reporting
 from .checker import attach_history, store_closed_days
 from .history import is_stale, mark_stale
 from .model import ComponentState, Level, MonitorRegionState
@@ -168,6 +169,7 @@ def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
         # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
         closed = attach_history(c, previous, doc, states, views)
         doc["outpost"]["last_verified_backup"] = _last_verified_backup(c, previous, doc)
+        reporting.attach(c, previous, doc)      # the report forms' switch and public counts
         # What is stored stays under the item budget however much the page grows (budget.py).
         fitted = fit_snapshot(doc, partial=partial)
         # Old incidents leaving is the steady state of a big page; anything more is news.

@@ -34,6 +34,7 @@ class Settings:
     delivery_queue_url: Optional[str] = None  # the delivery worker's queue (webhooks)
     delivery_dlq_url: Optional[str] = None    # where deliveries that ran out of tries go
     webhook_deadline: float = 10.0            # seconds for a whole webhook request
+    reports_table: str = "outpost-reports"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -60,6 +61,7 @@ class Settings:
             delivery_queue_url=env.get("DELIVERY_QUEUE_URL") or None,
             delivery_dlq_url=env.get("DELIVERY_DLQ_URL") or None,
             webhook_deadline=float(env.get("WEBHOOK_DEADLINE_SECONDS") or 10.0),
+            reports_table=env.get("REPORTS_TABLE", "outpost-reports"),
         )
 
 
@@ -118,7 +120,8 @@ class Container:
             s = self.settings
             return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
                          s.dynamodb_host, audit_table=s.audit_table,
-                         history_table=s.history_table, subscribers_table=s.subscribers_table)
+                         history_table=s.history_table, subscribers_table=s.subscribers_table,
+                         reports_table=s.reports_table)
         return self._get("store", build)
 
     @property

@@ -197,8 +197,9 @@ def main() -> int:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                      "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "RESULTS_TABLE",
                      "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "HISTORY_TABLE",
-                     "SUBSCRIBERS_TABLE", "UPDATES_TOPIC_ARN", "OPERATOR_TOPIC_ARN",
-                     "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL", "STATUS_FILE", "DEMO_URL"):
+                     "SUBSCRIBERS_TABLE", "REPORTS_TABLE", "UPDATES_TOPIC_ARN",
+                     "OPERATOR_TOPIC_ARN", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL",
+                     "STATUS_FILE", "DEMO_URL"):
             if name in os.environ:
                 fh.write(f"{name}={os.environ[name]}\n")
 
@@ -240,6 +241,9 @@ Outpost local stack is up.
   demo service      {os.environ['DEMO_URL']}   (break it: curl -X POST {os.environ['DEMO_URL']}/_demo/fail)
   checks            every {interval:g}s from {os.environ['CHECK_REGIONS']}
   try               .venv/bin/outpost status    .venv/bin/outpost incident open "Test" -m "Testing"
+  report a problem  curl -X POST {url}/api/v1/reports -H 'Content-Type: application/json' \\
+                      -H 'CloudFront-Viewer-Address: 198.51.100.1:4000' -d '{{"component": "api", "kind": "down"}}'
+                    (3 different addresses make a spike here: see README, "Try it")
 Ctrl-C to stop.
 """, flush=True)
 

@@ -100,7 +100,33 @@ def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
         "last_checked_iso": mine.get("last_checked_at"),
         "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid)),
         "chart": charts.response_chart((extra.get("response_times") or {}).get(cid)),
+        "reported": reported(extra, cid, row.get("name") or ""),
     }
+
+
+# The report form's choices, in the words of someone who is having the trouble.
+REPORT_KINDS = (("down", "It is down or won't load"), ("slow", "It is slow"),
+                ("errors", "I get errors"), ("login", "I can't log in"),
+                ("other", "Something else"))
+
+
+def reported(extra: dict, cid: str, name: str) -> Optional[str]:
+    """"N people reported problems with X in the last 30 minutes", when the snapshot has a
+    public count for the component (only counts at or over the threshold are published)."""
+    from ..reports import minutes
+    count = (extra.get("reports") or {}).get(cid)
+    window = extra.get("reports_window_seconds")
+    if not count or not window:
+        return None
+    who = "1 person" if count == 1 else f"{count} people"
+    return f"{who} reported problems with {name} in the last {minutes(window)}"
+
+
+def report_kinds(extra: dict) -> list[dict]:
+    """The choices of the per-component report form; empty (no forms) when reports are off."""
+    if not extra.get("reports_window_seconds"):
+        return []
+    return [{"value": value, "label": text} for value, text in REPORT_KINDS]
 
 
 def _window(window: Optional[dict], tz: str) -> Optional[dict]:
@@ -163,6 +189,7 @@ def index(snapshot: dict, stale: bool, social_url: Optional[str] = None) -> dict
                              sorted((m for m in maintenances if m.get("status") == "scheduled"),
                                     key=common.sort_key)],
         "past": [incident(i, tz) for i in past[:PAST_ON_INDEX]],
+        "report_kinds": report_kinds(common.outpost(snapshot)),
     }
 
 

@@ -259,3 +259,54 @@ def test_real_local_stack_with_an_outage_and_an_incident(browser, tmp_path):
             w.close()
     finally:
         stack.stop()
+
+
+def test_is_it_just_me_forms_without_javascript_make_a_spike_on_the_real_stack(browser, tmp_path):
+    """Three people (three addresses, as CloudFront would pass them) use the page's "Having
+    trouble with API?" form with JavaScript off; the demo's threshold is 3, so the page then
+    says so, summary.json carries the count, and the operators get one alert."""
+    stack = Stack(tmp_path)
+    try:
+        for i in (1, 2, 3):
+            context = browser.new_context(viewport=PHONE, java_script_enabled=False,
+                                          extra_http_headers={
+                                              "CloudFront-Viewer-Address": f"198.51.100.{i}:4{i}000",
+                                              "CloudFront-Viewer-Country": "DE"})
+            page = context.new_page()
+            page.goto(stack.url + "/")
+            api = page.locator("li.component", has=page.locator(".name", has_text="API"))
+            form = api.locator("details.report")
+            assert not form.locator("select").is_visible()          # folded until asked for
+            form.locator("summary").click()
+            assert form.locator("summary").inner_text() == "Having trouble with API?"
+            form.locator("select[name=kind]").select_option("errors")
+            form.locator("textarea[name=note]").fill(f"person {i}: checkout fails <b>500</b>")
+            with page.expect_navigation() as nav:
+                form.get_by_role("button", name="Report a problem").click()
+            assert nav.value.status == 202
+            assert page.locator("h1").inner_text() == "Thanks for telling us"
+            assert "report about API" in page.locator("main").inner_text()
+            if i == 3:
+                page.screenshot(path=os.path.join(SHOTS, "report-thanks-phone.png"))
+            context.close()
+
+        def page_text():
+            with urllib.request.urlopen(stack.url + "/", timeout=5) as resp:
+                return resp.read().decode()
+        sentence = "3 people reported problems with API in the last 30 minutes"
+        wait_for(lambda: sentence in page_text(), 30, "the count on the page")
+        body = fetch(stack.url + "/api/v2/summary.json")
+        api_id = next(c["id"] for c in body["components"] if c["name"] == "API")
+        assert body["outpost"]["reports"] == {api_id: 3}
+        assert "checkout fails" not in page_text()                # notes stay private
+        wait_for(lambda: "sent: [Outpost Demo] 3 user reports about API in 30 minutes"
+                 in stack.output(), 30, "the operators' alert")
+        w = Watched(browser, DESKTOP)
+        w.page.goto(stack.url + "/")
+        assert w.page.get_by_text(sentence).is_visible()
+        w.page.screenshot(path=os.path.join(SHOTS, "report-spike-desktop.png"), full_page=True)
+        assert w.problems == []
+        w.close()
+        assert stack.output().count("user reports about API") == 1
+    finally:
+        stack.stop()

@@ -106,6 +106,11 @@ def test_tables_have_pitr_deletion_protection_encryption(template):
             {"AttributeName": "expires_at", "Enabled": True}
     assert template["StateTable"]["Properties"]["StreamSpecification"] == \
         {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    # Reports expire within 8 days and are not backed up; strangers' writes wake no stream.
+    reports = template["ReportsTable"]["Properties"]
+    assert reports["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert reports["SSESpecification"] == {"SSEEnabled": True}
+    assert reports["BillingMode"] == "PAY_PER_REQUEST" and "StreamSpecification" not in reports
 
 
 def test_the_subscribers_index_is_the_one_the_app_queries(template):
@@ -128,7 +133,8 @@ def test_every_function_gets_table_names_by_reference_and_the_shared_environment
         for var, table in (("RESULTS_TABLE", "ResultsTable"), ("STATE_TABLE", "StateTable"),
                            ("KEYS_TABLE", "KeysTable"), ("AUDIT_TABLE", "AuditTable"),
                            ("HISTORY_TABLE", "HistoryTable"),
-                           ("SUBSCRIBERS_TABLE", "SubscribersTable")):
+                           ("SUBSCRIBERS_TABLE", "SubscribersTable"),
+                           ("REPORTS_TABLE", "ReportsTable")):
             assert env[var] == {"Ref": table}
     shared = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
     assert shared["UPDATES_TOPIC_ARN"] == {"Ref": "UpdatesTopic"}
