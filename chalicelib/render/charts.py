@@ -2,6 +2,11 @@
 
 Only numbers and short texts come out; the templates draw them, with autoescape, so a day's
 tooltip can never carry markup.
+
+The page draws 50 components or more, so the drawing is compact (the page-weight bench rows):
+the good days of a bar chart are one dashed stroke, the other days one path per tone drawn
+over it, and the chart has one tooltip; the response-time lines are
+relative paths in whole units.
 """
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from datetime import date
 from typing import Optional
 
 DAYS = 90
-BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 1, 28
-CHART_WIDTH, CHART_HEIGHT = 300, 48
+BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 1, 28     # the stylesheet's dash pattern is "3 1"
+CHART_HEIGHT = 48
 
 
 def uptime_text(percent: Optional[float]) -> str:
@@ -65,7 +70,10 @@ def _day_label(text) -> str:
 
 
 def uptime_bars(entry: Optional[dict]) -> Optional[dict]:
-    """{bars: [{x, tone, title}], width, height, percent, summary} or None without data.
+    """{bars: [{x, tone, title}], ok_path, marks, width, height, percent, summary, title} or
+    None without data. `bars` is every day; the page draws `ok_path` (the good days) and
+    `marks` (the others, by tone), which together cover the same days, and `title` (the summary
+    and the latest bad day) as the chart's tooltip and accessible name.
 
     Fewer than 90 days (a young page) are drawn right-aligned: today is always at the right edge.
     """
@@ -83,9 +91,33 @@ def uptime_bars(entry: Optional[dict]) -> Optional[dict]:
     else:
         summary = (f"{percent} uptime over the last {len(days)} days, "
                    f"{bad} day{'s' if bad != 1 else ''} with downtime or degradation")
-    return {"bars": bars, "width": DAYS * step - BAR_GAP, "height": BAR_HEIGHT,
+    latest = next((b["title"] for b in reversed(bars) if b["tone"] != "ok"), None)
+    title = f"{summary}; latest: {latest}" if latest else summary
+    return {"bars": bars, "ok_path": _ok_path(bars), "height": BAR_HEIGHT, "title": title,
+            "marks": _marks(bars), "width": DAYS * step - BAR_GAP,
             "bar_width": BAR_WIDTH, "percent": percent, "days": len(days), "summary": summary,
             "since": f"{len(days)} day{'s' if len(days) != 1 else ''} ago"}
+
+
+def _marks(bars: list[dict]) -> list[dict]:
+    """[{tone, d}]: the days that are not plainly good, one path per tone (a 3-unit stroke per
+    day) drawn over the good days' stroke. No element or tooltip per day: at 50 components
+    with a few bad days each, per-day tooltips alone would cost more than the whole page's
+    compressed budget (bench (a')); the chart's title names the latest bad day instead."""
+    groups: dict[str, list] = {}
+    for b in bars:
+        if b["tone"] != "ok":
+            groups.setdefault(b["tone"], []).append(f"M{b['x']} {BAR_HEIGHT // 2}h{BAR_WIDTH}")
+    return [{"tone": tone, "d": "".join(parts)} for tone, parts in groups.items()]
+
+
+def _ok_path(bars: list[dict]) -> str:
+    """The good days: one horizontal stroke along the middle of the chart from the first day
+    to past the last, dashed "3 1" by the stylesheet so it falls into one bar per day. The
+    other days are drawn over it, each its own bar of the same size. The same for every
+    component of the same age, so it costs nothing once compressed."""
+    step = BAR_WIDTH + BAR_GAP
+    return f"M{bars[0]['x']} {BAR_HEIGHT // 2}h{len(bars) * step}"
 
 
 def _number(value) -> Optional[float]:
@@ -97,7 +129,8 @@ def _number(value) -> Optional[float]:
 
 
 def response_chart(points: Optional[list]) -> Optional[dict]:
-    """Two polylines (median and p95) scaled into a small box, plus a text summary.
+    """Two lines (median and p95) as relative SVG paths in a box `count - 1` units wide (one
+    unit per sample; the page stretches it) and CHART_HEIGHT high, plus a text summary.
 
     Points with missing values are dropped; fewer than two usable points draw nothing.
     """
@@ -110,10 +143,12 @@ def response_chart(points: Optional[list]) -> Optional[dict]:
     last = len(usable) - 1
 
     def line(index: int) -> str:
-        return " ".join(f"{i * CHART_WIDTH / last:.1f},{CHART_HEIGHT - v[index] / top * CHART_HEIGHT:.1f}"
-                        for i, v in enumerate(usable))
+        ys = [round(CHART_HEIGHT - v[index] / top * CHART_HEIGHT) for v in usable]
+        # "1 5 1-3": one unit right, then up or down; a minus sign needs no space before it.
+        steps = " ".join(f"1 {b - a}" if b >= a else f"1{b - a}" for a, b in zip(ys, ys[1:]))
+        return f"M0 {ys[0]}l{steps}"
     _, p50, p95 = usable[-1]
-    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "p50": line(1), "p95": line(2),
+    return {"width": last, "height": CHART_HEIGHT, "p50": line(1), "p95": line(2),
             "latest_p50": round(p50), "latest_p95": round(p95),
             "max": round(max(v for _, _, v in usable)), "count": len(usable),
             "from": usable[0][0], "to": usable[-1][0],

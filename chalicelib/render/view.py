@@ -87,7 +87,8 @@ def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
     # What the static copy switches to in the browser once its data has gone stale.
     if_stale = common.effective_status(snapshot, row, True)
     return {
-        "id": cid, "name": row.get("name") or "", "description": row.get("description"),
+        "id": cid, "key": mine.get("key"), "name": row.get("name") or "",
+        "description": row.get("description"),
         "status": status, "label": label(COMPONENT_LABELS, status),
         "tone": COMPONENT_TONES.get(status, "unknown"),
         "stale_label": label(COMPONENT_LABELS, if_stale),

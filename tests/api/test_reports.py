@@ -196,9 +196,11 @@ def test_the_html_form_posts_without_javascript(ops):
     c, client, *_ = ops
     tick(client)                                     # publish: the page now carries the forms
     page = client.http.get("/").body.decode()
-    assert page.count('action="api/v1/reports"') == 2
-    assert "Having trouble with API?" in page and "Having trouble with Website?" in page
-    form = {"component": API, "kind": "login", "note": "can't sign in <b>since 9</b>"}
+    # One form for the page, every component a choice in it, by its status-file key.
+    assert page.count('action="api/v1/reports"') == 1
+    assert "Having trouble with one of these?" in page
+    assert '<option value="api">API</option>' in page and '<option value="web">Website</option>' in page
+    form = {"component": "api", "kind": "login", "note": "can't sign in <b>since 9</b>"}
     resp = client.http.post("/api/v1/reports", body=urlencode(form),
                             headers={"Content-Type": "application/x-www-form-urlencoded",
                                      "CloudFront-Viewer-Address": "192.0.2.5:1234"})
@@ -283,7 +285,7 @@ def test_reports_switched_off(stack):
     clock.tick(10)                                   # past the public cache's 5 s
     s = summary(client)
     assert "reports" not in s["outpost"] and s["outpost"]["reports_window_seconds"] == 1800
-    assert "Having trouble with API?" in client.http.get("/").body.decode()
+    assert '<option value="api">API</option>' in client.http.get("/").body.decode()
     c.override(config=replace(c.config, reports=replace(c.config.reports, enabled=False)))
     tick(client)
     clock.tick(10)

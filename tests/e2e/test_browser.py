@@ -105,12 +105,27 @@ def check_page(page, incident_name: str):
     assert page.locator("li.component").count() >= 3
     bars = page.locator("svg.bars")
     assert bars.count() >= 1 and bars.first.is_visible()
-    assert page.locator("svg.bars").first.locator("rect").count() >= 1
+    assert page.locator("svg.bars").first.locator("path.d-ok").count() == 1
     # Other incidents may be open too (the checker opens one by itself on an outage).
     active = page.locator("#active-title ~ article", has=page.locator("h3", has_text=incident_name))
     assert active.count() == 1 and active.locator("h3").inner_text() == incident_name
     assert active.locator("ol.timeline li").count() >= 1
     return active
+
+
+RED = {"light": "rgb(209, 36, 47)", "dark": "rgb(248, 81, 73)"}
+GREEN = {"light": "rgb(26, 127, 55)", "dark": "rgb(63, 185, 80)"}
+
+
+def stroke_at_day(page, bars, day: int) -> str:
+    """The colour of whatever the browser draws at the middle of day `day`'s bar (4 of the
+    chart's 359 units per day, the bar being the first 3)."""
+    bars.scroll_into_view_if_needed()          # elementFromPoint sees the viewport only
+    box = bars.bounding_box()
+    x = box["x"] + (day * 4 + 1.5) * box["width"] / 359
+    y = box["y"] + box["height"] / 2
+    return page.evaluate("([x, y]) => getComputedStyle(document.elementFromPoint(x, y)).stroke",
+                         [x, y])
 
 
 def test_page_in_chromium_desktop_phone_and_dark(browser, served_app):
@@ -129,11 +144,16 @@ def test_page_in_chromium_desktop_phone_and_dark(browser, served_app):
         statuses = [s.inner_text() for s in page.locator("li.component .pill").all()
                     if s.is_visible()]
         assert statuses == ["Major outage", "Operational", "Degraded performance"]
-        # 90 bars per component, each with its tooltip.
+        # 90 bars per component: one dashed stroke, the bad days over it, and a tooltip
+        # that also names the chart to a screen reader.
         first = page.locator("svg.bars").first
-        assert first.locator("rect").count() == 90
-        assert first.locator("rect").nth(86).locator("title").text_content() == \
-            "May 25, 2026: 99.30% uptime; major outage 10 min"
+        assert first.get_attribute("role") == "img"
+        assert first.locator("title").text_content().endswith(
+            "2 days with downtime or degradation; latest: May 25, 2026: 99.30% uptime; "
+            "major outage 10 min")
+        # What is drawn where: day 86 (3 days ago) red over the stroke, day 85 green.
+        assert stroke_at_day(page, first, 86) == RED[scheme]
+        assert stroke_at_day(page, first, 85) == GREEN[scheme]
         assert page.locator("svg.rt").count() == 3
         timeline = page.locator("#active-title + article ol.timeline li")
         assert timeline.count() == 2 and "Identified" in timeline.first.inner_text()
@@ -274,11 +294,12 @@ def test_is_it_just_me_forms_without_javascript_make_a_spike_on_the_real_stack(b
                                               "CloudFront-Viewer-Country": "DE"})
             page = context.new_page()
             page.goto(stack.url + "/")
-            api = page.locator("li.component", has=page.locator(".name", has_text="API"))
-            form = api.locator("details.report")
-            assert not form.locator("select").is_visible()          # folded until asked for
+            form = page.locator("details.report")               # one for every component
+            assert form.count() == 1
+            assert not form.locator("select").first.is_visible()     # folded until asked for
             form.locator("summary").click()
-            assert form.locator("summary").inner_text() == "Having trouble with API?"
+            assert form.locator("summary").inner_text() == "Having trouble with one of these?"
+            form.locator("select[name=component]").select_option(label="API")
             form.locator("select[name=kind]").select_option("errors")
             form.locator("textarea[name=note]").fill(f"person {i}: checkout fails <b>500</b>")
             with page.expect_navigation() as nav:

@@ -42,6 +42,24 @@ def test_a_young_page_draws_its_days_at_the_right_edge():
                                "uptime_90d": None})["summary"] == "no uptime data for the last 1 days"
 
 
+def test_the_drawn_paths_cover_every_day_once():
+    bars = charts.uptime_bars(f.uptime(days=5, outages={1: (600, 0, 0), 3: (0, 0, 60)},
+                                       nodata=[4]))
+    # Days at x = 340..356; the good stroke spans all five, dashed into 3-unit bars.
+    assert bars["ok_path"] == "M340 14h20"
+    assert bars["marks"] == [{"tone": "nodata", "d": "M340 14h3"},
+                             {"tone": "degraded", "d": "M344 14h3"},
+                             {"tone": "major", "d": "M352 14h3"}]
+    assert bars["title"].endswith("; latest: " + bars["bars"][3]["title"])
+    assert "latest" not in charts.uptime_bars(f.uptime(days=3))["title"]
+
+
+def test_a_chart_line_is_whole_units_and_relative():
+    chart = charts.response_chart([{"t": str(i), "p50": v, "p95": v}
+                                   for i, v in enumerate((100, 50, 100, 0))])
+    assert chart["p50"] == "M0 4l1 22 1-22 1 44" and chart["width"] == 3
+
+
 def test_more_than_90_days_keeps_the_newest():
     bars = charts.uptime_bars(f.uptime(days=120))
     assert len(bars["bars"]) == 90 and bars["bars"][-1]["title"].startswith("May 28, 2026")
@@ -53,12 +71,12 @@ def test_response_chart_scales_into_its_box_and_skips_bad_points():
     chart = charts.response_chart(points)
     assert chart["count"] == 2 and chart["latest_p50"] == 50 and chart["latest_p95"] == 50
     # top = 200 ms * 1.1 headroom: 200 -> 48 - 48/1.1, 50 -> 48 - 48 * 50/220
-    assert chart["p95"].split() == ["0.0,4.4", "300.0,37.1"]
+    assert chart["p95"] == "M0 4l1 33" and chart["width"] == 1
     assert chart["from"] == "a" and chart["to"] == "d"
     assert charts.response_chart([{"t": "a", "p50": 1, "p95": 2}]) is None
     assert charts.response_chart(None) is None
     flat = charts.response_chart([{"t": "a", "p50": 0, "p95": 0}] * 2)
-    assert flat["p50"] == "0.0,48.0 300.0,48.0"                  # all zero: no division by zero
+    assert flat["p50"] == "M0 48l1 0"                            # all zero: no division by zero
 
 
 def test_maintenance_days_are_their_own_tone_and_not_downtime():

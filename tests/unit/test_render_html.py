@@ -75,33 +75,39 @@ def test_about_section_without_hosting_details():
     assert "run by Outpost, separately from the service it reports on, so it" in text
 
 
-def test_uptime_bars_have_a_tooltip_per_day_and_the_percentage():
+def test_uptime_bars_are_one_dashed_stroke_plus_the_bad_days_and_one_tooltip():
     body = page(f.busy_snapshot())
     api = body[body.index('data-status="major_outage">'):body.index("Website</h4>")]
-    rects = re.findall(r'<rect x="(\d+)" width="3" height="28" class="d-(\w+)"><title>([^<]+)</title>',
-                       api)
-    assert len(rects) == 90
-    assert rects[-1][0] == "356" and rects[0][0] == "0"
-    assert rects[-4][1:] == ("major", "May 25, 2026: 99.30% uptime; major outage 10 min")
-    assert rects[-11][1:] == ("degraded", "May 18, 2026: 100% uptime; degraded 20 min")
-    assert rects[-1][1:] == ("ok", "May 28, 2026: 100% uptime")
+    svg = re.search(r'<svg class="bars" viewBox="0 0 359 28" preserveAspectRatio="none" '
+                    r'role="img">(.*?)</svg>', api).group(1)
+    # 90 days: the good ones are the dashes of one stroke across all of them, the others are
+    # drawn over it, one path per tone, at their day's place (day i at x = 4 i).
+    assert '<path class="d-ok" d="M0 14h360"/>' in svg
+    assert '<path class="d-major" d="M344 14h3"/>' in svg            # 3 days ago: day 86
+    assert '<path class="d-degraded" d="M316 14h3"/>' in svg         # 10 days ago: day 79
+    assert "<rect" not in svg and svg.count("<path") == 3
+    title = re.search(r"<title>([^<]+)</title>", svg).group(1)
+    assert title == ("API: 99.99% uptime over the last 90 days, 2 days with downtime or "
+                     "degradation; latest: May 25, 2026: 99.30% uptime; major outage 10 min")
     assert "99.99% uptime" in api
-    assert 'aria-label="API: 99.99% uptime over the last 90 days, 2 days with downtime' in api
 
 
 def test_response_time_chart_is_inline_svg():
     body = page(f.busy_snapshot())
-    assert body.count('<svg class="rt"') == 3
+    assert body.count('<svg class="rt" viewBox="0 0 23 48"') == 3    # 24 points, 1 unit apart
     assert "median 150 ms, p95 270 ms" in body
-    points = re.search(r'<polyline class="p50" points="([^"]+)"', body).group(1).split()
-    assert len(points) == 24
-    assert all(0 <= float(x) <= 300 and 0 <= float(y) <= 48
-               for x, y in (p.split(",") for p in points))
+    d = re.search(r'<path class="p50" d="M0 (\d+)l([^"]+)"', body)
+    steps = [int(n) for n in re.findall(r"-?\d+", d.group(2))]
+    assert len(steps) == 2 * 23 and steps[0::2] == [1] * 23
+    ys = [int(d.group(1))]
+    for dy in steps[1::2]:
+        ys.append(ys[-1] + dy)
+    assert all(0 <= y <= 48 for y in ys)
 
 
 def test_without_uptime_or_response_data_the_page_still_renders():
     body = page(f.snapshot(extras=False))
-    assert "<rect" not in body and 'class="rt"' not in body
+    assert 'class="bars"' not in body and 'class="rt"' not in body
     assert components(body) == [("operational", "API"), ("operational", "Website"),
                                 ("operational", "Search")]
 
