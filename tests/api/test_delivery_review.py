@@ -48,3 +48,31 @@ def test_a_status_line_with_odd_digits_is_a_failed_delivery_not_a_crash(line):
             post_hook(url, b"{}", {}, True, 3.0)
     finally:
         srv.close()
+
+
+def test_the_stream_consumer_costs_the_same_for_250_webhooks_as_for_a_few(wired):
+    """A year of verified webhook sign-ups (the cap lets 100 an hour through) must not make the
+    stream consumer's work per event grow with them: past a page, the worker fans out. Every
+    webhook still gets the event exactly once."""
+    import json as _json
+    from tests.api.test_deliveries import active_webhook, incident
+    c, client, clock, key, pump, drain, receiver, hooks = wired
+    n = 250
+    for i in range(n):
+        active_webhook(c, receiver.url, f"w{i:03d}")
+    claims, batches = [], []
+    real_claim, real_batch = c.store.claim_idempotency, c.deliveries.client.send_message_batch
+    c.store.claim_idempotency = lambda *a, **kw: claims.append(a[0]) or real_claim(*a, **kw)
+    c.deliveries.client.send_message_batch = \
+        lambda **kw: batches.append(len(kw["Entries"])) or real_batch(**kw)
+    incident(client, key)
+    claims.clear()
+    hooks.reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
+    assert len(claims) <= 5, claims
+    assert len(batches) <= 12, batches
+    for _ in range(20):                                  # the worker fans out, then posts
+        if not hooks.deliver():
+            break
+    got = [_json.loads(body)["meta"]["unsubscribe"] for _, body in receiver.deliveries]
+    assert len(got) == n and len(set(got)) == n
+    assert hooks.queued() == []
