@@ -7,14 +7,16 @@ parks it in the dead-letter queue with the reason; a destination that keeps fail
 (its deliveries are held, not lost) and the operators are told once. The rules are pure, in
 chalicelib.deliveries; this module is the shell around them.
 
-Exactly once per (event, destination), as far as we can see: the enqueue is fenced by
-`sent#<event>#queued:webhook:<sub>` (a replayed stream record queues nothing twice), the post by
-`sent#<event>#webhook:<sub>` (a redelivered SQS message posts nothing twice). Every delivery
+Exactly once per (event, destination), as far as we can see: the enqueue is fenced per page of
+webhooks by `sent#<event>#webhooks:<page>` (a replayed stream record queues nothing twice), the
+post by `sent#<event>#webhook:<sub>` (a redelivered or re-queued copy posts nothing twice). Every delivery
 carries the event id in X-Outpost-Event, so a receiver can drop the rare duplicate that a crash
 between its answer and our record of it can cause.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,7 @@ log = logging.getLogger("outpost.deliver")
 LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for this long
 MAX_PARALLEL = 10             # one thread per message of a batch (SQS batch size)
 VERIFY_READ = 4096            # bytes of a verification answer we read; others: none
+FANOUT_PAGE = 100             # webhooks read and queued per fan-out invocation
 
 
 class QueueFailed(Exception):
@@ -36,36 +39,56 @@ class QueueFailed(Exception):
 
 # -- enqueue (stream consumer, scheduler, API) ---------------------------------------------------
 
-def enqueue_events(c, event_id: str, items: list[tuple[str, bytes]]) -> int:
-    """Queue one delivery per (subscriber id, body) of this event; returns how many were queued
-    now (a replay of the same event queues none). Raises fanout.Busy while another invocation
-    is queueing the same ones."""
-    from .fanout import Busy
+def fanout_spec(components, body: dict) -> bytes:
+    """What a fan-out message carries: the event's body (without anyone's unsubscribe link)
+    and the components it is about (who wants it)."""
+    return json.dumps({"components": list(components), "body": body},
+                      separators=(",", ":")).encode()
+
+
+def enqueue_event(c, event_id: str, components, body: dict) -> int:
+    """Queue this event for every active webhook that wants it; returns how many deliveries
+    were queued now (a replay queues none). The caller (stream consumer, housekeeping) queues
+    the first page of webhooks only; the worker fans out the rest a page per message, so what
+    the caller spends per event does not grow with the number of webhooks. Raises fanout.Busy
+    while another invocation is queueing the same page."""
+    return _fan_out(c, Delivery("fanout", event_id, "", c.clock(), fanout_spec(components, body)))
+
+
+def _fan_out(c, d: Delivery) -> int:
+    """One page of a fan-out, fenced by (event, page): a replay or a redelivered message
+    queues nothing twice. Should a crash land between queueing and the fence's record, the
+    page is queued again, and the (event, destination) fence of the post absorbs the copies."""
+    from .fanout import once
+    page = hashlib.sha256(d.cursor.encode()).hexdigest()[:16] if d.cursor else "first"
+    queued: list[int] = []
+    once(c, f"{d.event}#webhooks:{page}", lambda: queued.append(_queue_page(c, d)) or "queued")
+    return queued[0] if queued else 0
+
+
+def _queue_page(c, d: Delivery) -> int:
+    from .audience import wants
+    from .subscribers import unsubscribe_url
+    spec = json.loads(d.body)
+    subs, nxt = c.store.subscriber_page("webhook", json.loads(d.cursor) if d.cursor else None,
+                                        FANOUT_PAGE)
     now = c.clock()
-    claimed: list[tuple[str, str, Delivery]] = []
-    try:
-        for sub_id, body in items:
-            pk = f"sent#{event_id}#queued:webhook:{sub_id}"
-            owner = secrets.token_hex(8)
-            held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
-            if held is not None:
-                if held.state == "done":
-                    continue
-                raise Busy(pk)
-            claimed.append((pk, owner, Delivery("event", event_id, sub_id, now, body)))
-        refused = set(c.deliveries.send([d for _, _, d in claimed], now))
-    except Exception:
-        for pk, owner, _ in claimed:
-            c.store.release_idempotency(pk, owner)
-        raise
-    for i, (pk, owner, _) in enumerate(claimed):
-        if i in refused:
-            c.store.release_idempotency(pk, owner)
-        else:
-            c.store.complete_token(pk, owner, {"result": "queued"}, now)
+    items = []
+    for sub in subs:
+        if sub.get("state") != "active" or not wants(sub.get("components") or [],
+                                                      spec["components"]):
+            continue
+        body = dict(spec["body"], meta={**(spec["body"].get("meta") or {}),
+                                        "unsubscribe": unsubscribe_url(c, sub["id"])})
+        items.append(Delivery("event", d.event, sub["id"], now,
+                              json.dumps(body, separators=(",", ":")).encode()))
+    refused = c.deliveries.send(items, now)
     if refused:
-        raise QueueFailed(f"SQS refused {len(refused)} of {len(claimed)} deliveries of {event_id}")
-    return len(claimed)
+        raise QueueFailed(f"SQS refused {len(refused)} of {len(items)} deliveries of {d.event}")
+    if nxt is not None:
+        _requeue(c, replace(d, cursor=json.dumps(nxt, separators=(",", ":")), attempt=0,
+                            not_before=0.0), now)
+    return len(items)
 
 
 def enqueue_verification(c, sub_id: str) -> None:
@@ -115,6 +138,8 @@ def process(c, body: str) -> str:
     if d.not_before > now + 1:
         _requeue(c, d, now)                      # a long wait, in hops of at most 15 minutes
         return "early"
+    if d.kind == "fanout":
+        return f"fanned out {_fan_out(c, d)}"
     sub = c.store.get_subscriber(d.sub)
     if sub is None or sub.get("kind") != "webhook":
         return "gone"                            # erased: nothing to deliver to

@@ -38,13 +38,14 @@ REPLAY_WINDOW = 300                  # what the README tells receivers to accept
 
 @dataclass(frozen=True)
 class Delivery:
-    kind: str                 # "event" | "verify"
+    kind: str                 # "event" | "verify" | "fanout" (one event to a page of webhooks)
     event: str                # the event id receivers deduplicate on (X-Outpost-Event)
     sub: str                  # subscriber id
     first_at: float           # when it was first queued: the retry horizon counts from here
     body: bytes = b""         # the event's JSON (verify: built from the subscriber's challenge)
     attempt: int = 0          # tries that failed so far
     not_before: float = 0.0   # not to be tried before this time
+    cursor: str = ""          # fanout: where the page of subscribers starts (JSON; "" = first)
 
     @property
     def fence(self) -> str:
@@ -57,6 +58,8 @@ def encode(d: Delivery) -> str:
     doc = {"v": 1, "kind": d.kind, "event": d.event, "sub": d.sub, "first_at": d.first_at,
            "attempt": d.attempt, "not_before": d.not_before,
            "z": base64.b64encode(zlib.compress(d.body, 6)).decode() if d.body else ""}
+    if d.cursor:
+        doc["c"] = d.cursor
     text = json.dumps(doc, separators=(",", ":"))
     if len(text.encode()) > MAX_MESSAGE_BYTES:
         raise ValueError(f"delivery message is {len(text.encode())} bytes; SQS takes "
@@ -68,12 +71,13 @@ def decode(text: str) -> Delivery:
     """Raises ValueError on anything that is not a delivery this code wrote."""
     try:
         doc = json.loads(text)
-        if doc.get("v") != 1 or doc["kind"] not in ("event", "verify"):
+        if doc.get("v") != 1 or doc["kind"] not in ("event", "verify", "fanout"):
             raise ValueError("unknown delivery version or kind")
         body = zlib.decompress(base64.b64decode(doc["z"])) if doc["z"] else b""
         return Delivery(kind=doc["kind"], event=str(doc["event"]), sub=str(doc["sub"]),
                         first_at=float(doc["first_at"]), body=body,
-                        attempt=int(doc["attempt"]), not_before=float(doc["not_before"]))
+                        attempt=int(doc["attempt"]), not_before=float(doc["not_before"]),
+                        cursor=str(doc.get("c") or ""))
     except (KeyError, TypeError, ValueError, AttributeError, zlib.error) as exc:
         raise ValueError(f"unreadable delivery: {exc}") from None
 

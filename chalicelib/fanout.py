@@ -104,7 +104,6 @@ def flush_component_updates(c) -> int:
 
 
 def _deliver_incident(c, event: outbox.Event) -> int:
-    from .subscribers import unsubscribe_url
     cfg = c.config
     snap, rows = _rows(c)
     v2 = incident_v2(event.incident, cfg.page.id, cfg.page.url, rows, cfg.page.time_zone)
@@ -119,11 +118,7 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     sent += once(c, f"{event.id}#topic", lambda: c.notifier.publish_update(
         message, subject, list(event.components), event.sms_worthy, event.kind))
     payload = messages.webhook_payload(snap["page"], snap["status"], v2, None, docs)
-    hooks = []
-    for sub in _webhooks_for(c, event.components):
-        body = dict(payload, meta={**payload["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
-        hooks.append((sub, _incident_bodies(body, update)))
-    sent += _enqueue_webhooks(c, event.id, hooks)
+    sent += _enqueue_webhooks(c, event.id, event.components, _incident_bodies(payload, update))
     if event.first and (event.incident.get("metadata") or {}).get("auto"):
         sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
             f"[{cfg.page.name}] Auto-incident opened: {event.incident['name']}",
@@ -132,7 +127,6 @@ def _deliver_incident(c, event: outbox.Event) -> int:
 
 
 def _deliver_component(c, event: outbox.Event) -> int:
-    from .subscribers import unsubscribe_url
     cfg = c.config
     snap, rows = _rows(c)
     row = rows.get(event.component)
@@ -147,11 +141,7 @@ def _deliver_component(c, event: outbox.Event) -> int:
             "component_update": component_update,
             "component": {"created_at": row["created_at"], "id": row["id"], "name": row["name"],
                           "status": event.new_status}}
-    hooks = []
-    for sub in _webhooks_for(c, event.components):
-        body = dict(base, meta={**base["meta"], "unsubscribe": unsubscribe_url(c, sub["id"])})
-        hooks.append((sub, [body]))
-    sent = _enqueue_webhooks(c, event.id, hooks)
+    sent = _enqueue_webhooks(c, event.id, event.components, [base])
     sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
         f"[{cfg.page.name}] {row['name']}: {event.old_status} -> {event.new_status}",
         f"{row['name']} is now {event.new_status.replace('_', ' ')} "
@@ -220,20 +210,20 @@ def _incident_bodies(body: dict, update: dict):
     yield {**body, "incident": {**latest, "incident_updates": [short]}}
 
 
-def _enqueue_webhooks(c, event_id: str, hooks: list) -> int:
-    """Queue the event for each webhook (the delivery worker posts it; nothing here connects
-    to a subscriber). Returns how many were queued now; a replay queues none."""
+def _enqueue_webhooks(c, event_id: str, components, bodies) -> int:
+    """Queue the event for the webhooks that want it (the delivery worker posts it; nothing
+    here connects to a subscriber, and past the first page the worker does the fan-out).
+    Returns how many were queued now; a replay queues none."""
     from . import deliver, deliveries
-    items = []
-    for sub, bodies in hooks:
-        raw = deliveries.first_fitting(json.dumps(b, separators=(",", ":")).encode()
-                                       for b in bodies)
-        if raw is None:
-            log.error("event %s is too big to queue for webhook %s even shortened; skipped",
-                      event_id, sub["id"])
-            continue
-        items.append((sub["id"], raw))
-    return deliver.enqueue_events(c, event_id, items) if items else 0
+    from .subscribers import unsubscribe_url
+    room = unsubscribe_url(c, "0" * 16) + "#" + "0" * 64      # any subscriber's link fits
+    components = list(components)
+    for body in bodies:
+        probe = dict(body, meta={**(body.get("meta") or {}), "unsubscribe": room})
+        if deliveries.fits(deliver.fanout_spec(components, probe)):
+            return deliver.enqueue_event(c, event_id, components, body)
+    log.error("event %s is too big to queue for webhooks even shortened; skipped", event_id)
+    return 0
 
 
 def handle_records(c, records: list[dict]) -> dict:

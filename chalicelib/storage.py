@@ -624,6 +624,15 @@ class Store:
             rows = R.scan(filter_condition=(R.state == state) if state else None)
         return [self._subscriber_doc(r) for r in rows]
 
+    def subscriber_page(self, kind: str, cursor: Optional[dict], limit: int
+                        ) -> tuple[list[dict], Optional[dict]]:
+        """One page of the records of one kind (any state), and the cursor of the next page
+        (None after the last): the webhook fan-out reads a bounded page per invocation."""
+        R = self.SubscriberRow
+        rows = R.by_address.query(kind, limit=limit, page_size=limit, last_evaluated_key=cursor)
+        docs = [self._subscriber_doc(r) for r in rows]
+        return docs, (rows.last_evaluated_key if len(docs) >= limit else None)
+
     def address_records(self, kind: str, address_hash: str) -> list[dict]:
         """Every record of one address, whatever its state: one query on the index (eventually
         consistent, like any index read)."""

@@ -29,6 +29,10 @@ MAX_HEAD = 16_384            # status line and headers; more is not a webhook re
 
 def url_problem(url: str, allow_private: bool) -> Optional[str]:
     """Why this URL can't be a webhook, or None."""
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7f for ch in url):
+        # urlsplit drops some of these and the resolver chokes on others (a NUL is a
+        # ValueError, not a resolver error): refuse them all, by name, before either sees them
+        return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
         parts.port                               # raises on a port that isn't one
@@ -132,7 +136,9 @@ def _read_reply(conn: _Deadline, read_body: int) -> Reply:
     head, _, rest = buf.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    # isdigit() alone takes '²' (latin-1 superscript two), which int() refuses
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 \
+            or not parts[1].isascii() or not parts[1].isdigit():
         raise DeliveryFailed(f"not an HTTP response: {lines[0][:60]!r}")
     status = int(parts[1])
     if not read_body:
