@@ -17,6 +17,7 @@ import errno
 import select
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -194,8 +195,31 @@ def _dechunk(conn: _Deadline, buf: bytes, limit: int) -> bytes:
     return out
 
 
+def _resolve_within(host: str, allow_private: bool, end: float, deadline: float,
+                    resolver=None) -> str:
+    """The address to connect to, or DeliveryFailed once the deadline passes: getaddrinfo
+    blocks for the resolver's own timeouts, so a name whose DNS server never answers would
+    otherwise hold the worker past the deadline. The lookup thread is left to finish alone."""
+    found: list = []
+
+    def lookup() -> None:
+        try:
+            found.append(str(ssrf.resolve(host, allow_private, resolver=resolver)[0]))
+        except ssrf.Refused as exc:
+            found.append(exc)
+    thread = threading.Thread(target=lookup, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(max(0.0, end - time.monotonic()))
+    if not found:
+        raise DeliveryFailed(f"no answer within {deadline:g}s (name lookup)")
+    if isinstance(found[0], ssrf.Refused):
+        raise DeliveryFailed(str(found[0]))
+    return found[0]
+
+
 def post(url: str, body: bytes, headers: dict, allow_private: bool, deadline: float,
-         read_body: int = 0, ssl_context: Optional[ssl.SSLContext] = None) -> Reply:
+         read_body: int = 0, ssl_context: Optional[ssl.SSLContext] = None,
+         resolver=None) -> Reply:
     """POST `body`; the Reply for any answer (the caller judges the status). Raises
     DeliveryFailed when there is no complete answer within `deadline` seconds in all, or the
     URL is refused."""
@@ -206,10 +230,7 @@ def post(url: str, body: bytes, headers: dict, allow_private: bool, deadline: fl
     except ValueError as exc:
         raise DeliveryFailed(f"bad URL: {exc}") from None
     host = parts.hostname or ""
-    try:
-        address = str(ssrf.resolve(host, allow_private)[0])
-    except ssrf.Refused as exc:
-        raise DeliveryFailed(str(exc)) from None
+    address = _resolve_within(host, allow_private, end, deadline, resolver)
     sock = _connect(address, port, end, deadline)
     try:
         if parts.scheme == "https":

@@ -192,3 +192,22 @@ def test_a_closed_port_fails_fast():
         port = s.getsockname()[1]
     err, took = timed(post, f"http://127.0.0.1:{port}/", b"{}", {}, True, 5.0)
     assert isinstance(err, DeliveryFailed) and "ECONNREFUSED" in str(err) and took < 1.0
+
+
+def test_a_name_whose_dns_never_answers_is_cut_at_the_deadline():
+    """getaddrinfo waits out the resolver's own timeouts; the deadline covers the lookup too."""
+    asked = threading.Event()
+
+    def silent_dns(host):
+        asked.set()
+        time.sleep(5)
+        return ["203.0.113.9"]
+    started = time.monotonic()
+    with pytest.raises(DeliveryFailed, match="name lookup"):
+        post("https://hooks.example/x", b"{}", {}, False, 0.5, resolver=silent_dns)
+    assert asked.is_set() and time.monotonic() - started < 2.0
+
+
+def test_a_refused_name_is_still_refused_through_the_lookup_thread():
+    with pytest.raises(DeliveryFailed, match="not public|private|loopback|refused"):
+        post("https://hooks.example/x", b"{}", {}, False, 2.0, resolver=lambda host: ["127.0.0.1"])
