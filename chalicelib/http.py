@@ -1,6 +1,7 @@
 """Small HTTP helpers shared by routes: conditional GETs, cache headers, the client's address."""
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 from typing import Optional
@@ -76,6 +77,7 @@ def parse_json(raw: bytes):
 # --- who is asking ----------------------------------------------------------------------------
 
 VIEWER_ADDRESS = "cloudfront-viewer-address"     # chalice lower-cases header names
+ORIGIN_HEADER = "x-outpost-origin"               # CloudFront's proof, set on the API origin
 
 
 def source_ip(request) -> str:
@@ -95,6 +97,26 @@ def client_ip(request) -> str:
     """
     header = ((request.headers or {}).get(VIEWER_ADDRESS) if request is not None else None)
     return viewer_address(header) or source_ip(request)
+
+
+def client_addresses(request, origin_secret: Optional[str]) -> tuple[str, Optional[str]]:
+    """(the address a per-client limit counts, a second address to count with a higher bound
+    or None).
+
+    With `origin_secret` (production: CloudFront sends it in X-Outpost-Origin, and overwrites
+    any value a viewer sends), a request that carries it came through CloudFront: its
+    CloudFront-Viewer-Address is the visitor, and its source is an edge or Origin Shield server
+    that every visitor shares, so the source is not counted (failures spread over many viewers
+    would otherwise lock every operator out). A request without it reached the execute-api
+    origin directly: its viewer header is the caller's to forge (to dodge the limit, or to
+    spend another address's), so only the source API Gateway saw is counted. Without a secret
+    (local stack, tests) the header is believed and the source counted as well."""
+    if not origin_secret:
+        return client_ip(request), source_ip(request)
+    sent = ((request.headers or {}).get(ORIGIN_HEADER) if request is not None else None) or ""
+    if hmac.compare_digest(sent.encode(), origin_secret.encode()):
+        return client_ip(request), None
+    return source_ip(request), None
 
 
 def viewer_address(value: Optional[str]) -> Optional[str]:

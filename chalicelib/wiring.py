@@ -35,6 +35,9 @@ class Settings:
     delivery_dlq_url: Optional[str] = None    # where deliveries that ran out of tries go
     webhook_deadline: float = 10.0            # seconds for a whole webhook request
     reports_table: str = "outpost-reports"
+    # The value CloudFront sends to the API origin in X-Outpost-Origin (infra/resources.yaml):
+    # only a request carrying it may name its viewer (http.client_addresses). None: no check.
+    origin_secret: Optional[str] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -62,6 +65,7 @@ class Settings:
             delivery_dlq_url=env.get("DELIVERY_DLQ_URL") or None,
             webhook_deadline=float(env.get("WEBHOOK_DEADLINE_SECONDS") or 10.0),
             reports_table=env.get("REPORTS_TABLE", "outpost-reports"),
+            origin_secret=env.get("ORIGIN_VERIFY_SECRET") or None,
         )
 
 

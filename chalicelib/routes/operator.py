@@ -108,7 +108,7 @@ def operator(scope: Optional[str] = None):
             req = bp.current_request
             try:
                 key = authenticate((req.headers or {}).get("authorization"),
-                                   http.client_ip(req), http.source_ip(req))
+                                   *http.client_addresses(req, c.settings.origin_secret))
                 if scope and scope not in key.scopes:
                     raise ApiError(403, f"this key lacks the {scope} scope")
                 limit = c.config.operations.api_rate_limit

@@ -54,7 +54,8 @@ def _payload(req, form: bool):
 
 
 def _client(req) -> reporting.Client:
-    viewer, source = http.client_ip(req), http.source_ip(req)
+    viewer, source = http.client_addresses(req, c.settings.origin_secret)
+    source = source or viewer      # through CloudFront (or direct): one address to count
     country = ((req.headers or {}).get("cloudfront-viewer-country"))
     return reporting.Client(http.network_of(viewer), core.country(country),
                             http.network_of(source) if source != viewer else None)

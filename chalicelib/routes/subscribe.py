@@ -55,8 +55,12 @@ def _payload():
 
 
 def _ip() -> str:
-    ctx = bp.current_request.context or {}
-    return (ctx.get("identity") or {}).get("sourceIp") or "unknown"
+    # The visitor as CloudFront names it, not the edge server every visitor shares (that made
+    # the per-IP caps one cap for everyone); a caller that skips CloudFront is its own source.
+    # Without the origin secret (local stack) nothing proves the header: the source counts.
+    req, secret = bp.current_request, c.settings.origin_secret
+    return http.network_of(http.client_addresses(req, secret)[0] if secret
+                           else http.source_ip(req))
 
 
 @bp.route("/api/v1/subscribe", methods=["POST"], cors=True, content_types=_FORM)

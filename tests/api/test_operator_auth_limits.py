@@ -184,3 +184,45 @@ def test_a_key_minted_after_its_id_was_guessed_works_within_the_ttl(stack):
     assert get(client, key)[0].status_code == 401
     clock.tick(auth.KEY_CACHE_SECONDS)
     assert get(client, key)[0].status_code == 200
+
+
+# -- who may speak for the viewer: CloudFront, proven by its origin header ----------------------
+
+SECRET = "origin-secret-for-tests"
+
+
+def _with_origin_secret(c):
+    from dataclasses import replace
+    c.override(settings=replace(c.settings, origin_secret=SECRET))
+
+
+def via_cloudfront(client, key, viewer):
+    headers = {"Authorization": f"Bearer {key}", "CloudFront-Viewer-Address": f"{viewer}:443",
+               "X-Outpost-Origin": SECRET}
+    return client.http.get(BASE + "/incidents", headers=headers).status_code
+
+
+def test_a_caller_that_skips_cloudfront_cannot_lock_out_another_address(stack):
+    c, client, *_ = stack
+    _with_origin_secret(c)
+    key = mint_key(c, "ops", ["incidents:write"])
+    # Straight to the execute-api origin, naming the operator's address as the viewer: without
+    # CloudFront's origin header the forged address is ignored and the caller's own is counted.
+    codes = [get(client, bogus(), "198.51.100.7")[0].status_code for _ in range(LIMIT + 5)]
+    assert codes == [401] * LIMIT + [429] * 5
+    wrong = {"Authorization": f"Bearer {bogus()}", "X-Outpost-Origin": "guess",
+             "CloudFront-Viewer-Address": "198.51.100.7:1"}
+    assert client.http.get(BASE + "/incidents", headers=wrong).status_code == 429
+    assert via_cloudfront(client, key, "198.51.100.7") == 200
+
+
+def test_many_viewers_failing_through_cloudfront_do_not_lock_out_every_operator(stack):
+    c, client, *_ = stack
+    _with_origin_secret(c)
+    # Behind CloudFront (and Origin Shield) every viewer arrives from a few shared addresses:
+    # failures spread over many viewers must not use up a limit that all operators share.
+    for n in range(auth.FAILURES_PER_SOURCE // LIMIT + 5):
+        for _ in range(LIMIT):
+            via_cloudfront(client, bogus(), f"203.0.{n // 250}.{n % 250 + 1}")
+    key = mint_key(c, "ops", ["incidents:write"])
+    assert via_cloudfront(client, key, "192.0.2.10") == 200

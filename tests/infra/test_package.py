@@ -511,6 +511,18 @@ def test_the_app_gets_the_visitors_address_from_cloudfront(template):
     assert used - {"authorization"} <= {h.lower() for h in headers}
 
 
+def test_cloudfront_proves_itself_to_the_api_so_viewer_addresses_can_be_believed(doc, template):
+    # chalicelib/http.py client_addresses: the app believes CloudFront-Viewer-Address only on a
+    # request carrying the secret CloudFront adds; a caller straight to execute-api has not got it.
+    cfg = template["Distribution"]["Properties"]["DistributionConfig"]
+    api = next(o for o in cfg["Origins"] if o["Id"] == "api")
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"].lower() == "x-outpost-origin"
+    shared = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["ORIGIN_VERIFY_SECRET"] == header["HeaderValue"]
+    assert "AWS::StackId" in json.dumps(header["HeaderValue"])      # per stack, never in git
+
+
 def test_cloudfront_fails_over_to_the_s3_copy_behind_origin_shield(doc, template):
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in cfg["Origins"]}
