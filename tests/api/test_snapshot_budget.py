@@ -109,9 +109,10 @@ def grown(page_of, components, incidents, days, open_count=20):
     return page, docs, facts
 
 
+# Issue 10's "done when" scale (200 components x 365 days, 1,000 incidents) is bench (i): the
+# same path at 2.5x the cost, which would be a third of the suite's time on two cores.
 @pytest.mark.parametrize("components, incidents, days", [
     (100, 200, 90),          # the issue's case 3
-    (200, 1000, 365),        # issue 10's "done when"
 ])
 def test_a_grown_page_keeps_updating_under_budget(page_of, components, incidents, days):
     page, docs, facts = grown(page_of, components, incidents, days)
