@@ -89,7 +89,7 @@ def run_scheduled(c, regions: Optional[Iterable[str]] = None,
 
 
 def attach_history(c, previous: Optional[dict], doc: dict, states: dict,
-                   views: Optional[dict]) -> list:
+                   views: Optional[dict], spans: Optional[list] = None) -> list:
     """Annotate a freshly built snapshot (unknown, maintenance, stale) and carry the uptime and
     response-time history into it. Returns the days this publish closed."""
     from .history import annotate, attach, component_histograms
@@ -99,7 +99,8 @@ def attach_history(c, previous: Optional[dict], doc: dict, states: dict,
     annotate(doc, cfg, states, active(cfg.maintenance, now, cfg.page.time_zone), now)
     restored = None if previous and previous.get("_uptime") else _restore(c, doc)
     histograms = component_histograms(cfg, views) if views is not None else None
-    return attach(previous, doc, now, CREDIT_ROUNDS * cfg.checks.interval, histograms, restored)
+    return attach(previous, doc, now, CREDIT_ROUNDS * cfg.checks.interval, histograms, restored,
+                  spans)
 
 
 def store_closed_days(c, closed: list) -> None:

@@ -10,11 +10,13 @@ that loses the race reloads and recomputes from the winner's ledger.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from typing import Mapping, Optional
 
 from .model import ComponentState, MonitorRegionState, StatusConfig
 from .snapshot import iso_ms, public_id
-from .uptime import DAYS, advance, kind_of, merge, rt_point, uptime_over
+from .uptime import DAYS, advance_spans, kind_of, merge, rt_point, uptime_over
 
 REGION_DETAIL_DAYS = 14
 
@@ -92,11 +94,14 @@ def _whole_seconds(day: dict) -> dict:
 
 
 def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
-           histograms: Optional[Mapping] = None, restored: Optional[Mapping] = None) -> list:
+           histograms: Optional[Mapping] = None, restored: Optional[Mapping] = None,
+           spans: Optional[list] = None) -> list:
     """Carry uptime and response-time history from `previous` into `doc`, accounting the time
     since the previous publish. `histograms` (component_histograms) refresh today's and
     yesterday's response times; without them (an operator's publish) the old points stay.
     `restored` is history read back from the history table when `previous` has none.
+    `spans`: the time the rounds since the previous publish vouched for (the heartbeat's, see
+    `beat`); without them only `credit` seconds after the previous publish count.
     Returns [(component id, day bucket, response-time point or None)] for days this publish
     closed, to be stored once in the history table."""
     tz = doc["page"]["time_zone"]
@@ -108,8 +113,8 @@ def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
     rows = {r["id"]: r for r in doc["components"] if not r.get("group")}
     uptime, rts, new_kinds, closed = {}, {}, {}, []
     for cid, extra in doc["outpost"]["components"].items():
-        days, done = advance((old_uptime.get(cid) or {}).get("days") or [], kinds.get(cid),
-                             since, now, credit, tz)
+        days, done = advance_spans((old_uptime.get(cid) or {}).get("days") or [],
+                                   kinds.get(cid), since, spans or [], now, credit, tz)
         days = [_whole_seconds(d) for d in days[:-1]] + days[-1:]
         uptime[cid] = {"days": days, "uptime_90d": uptime_over(days)}
         # An operator's explicit status vouches for itself even without check data.
@@ -130,3 +135,118 @@ def attach(previous: Optional[dict], doc: dict, now: float, credit: float,
     doc["outpost"]["response_times"] = rts
     doc["_uptime"] = {"at": now, "kinds": new_kinds}
     return closed
+
+
+# --- write on change ---------------------------------------------------------------------------
+# The snapshot is rewritten only when what it says changes. What changes every round (the time
+# of the newest check, today's uptime seconds and response-time counts) lives in the heartbeat,
+# a small item of its own, and is folded into the snapshot when it is next written: on a change,
+# when a day closes, or after FOLD_EVERY seconds (so today's numbers lag at most that much).
+FOLD_EVERY = 3600.0
+MAX_SPANS = 16                       # a checker that keeps stopping: fold rather than grow
+VOLATILE = ("generated_at", "data_as_of", "data_as_of_epoch", "stale", "uptime",
+            "response_times", "last_verified_backup")
+
+
+def content_hash(doc: dict, salt: str = "") -> str:
+    """What the snapshot says, without what every round changes: equal hashes, no rewrite.
+    A component's own last-check time is volatile too while it reports (readers take it from
+    the heartbeat, see `overlay`); an unknown component's is frozen, so it counts."""
+    out = dict(doc.get("outpost") or {})
+    for key in VOLATILE:
+        out.pop(key, None)
+    out["components"] = {cid: {k: v for k, v in e.items()
+                               if k != "last_checked_at" or e.get("unknown")}
+                         for cid, e in (out.get("components") or {}).items()}
+    body = {k: v for k, v in doc.items() if not k.startswith("_") and k != "outpost"}
+    body["outpost"] = out
+    text = salt + json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def must_fold(heartbeat: Optional[dict], digest: str, now: float, tz: str,
+              credit: float) -> bool:
+    """True when this round must rewrite the snapshot rather than only beat: what it says
+    changed, a day closed, the last fold is FOLD_EVERY old, or the checks come back after a
+    gap (the page was stale: its history should say so now, not within the hour)."""
+    from .uptime import day_key
+    if not heartbeat or heartbeat.get("hash") != digest or heartbeat.get("ledger_at") is None:
+        return True
+    ledger_at = float(heartbeat["ledger_at"])
+    at = float(heartbeat.get("at") or ledger_at)
+    return (day_key(ledger_at, tz) != day_key(now, tz) or now - ledger_at >= FOLD_EVERY
+            or now - at > credit or len(heartbeat.get("spans") or ()) >= MAX_SPANS)
+
+
+def beat(heartbeat: dict, data_as_of: Optional[float], now: float, credit: float) -> dict:
+    """The heartbeat after one quiet round: the newest check time, and the round's vouched
+    time added to the spans the next fold accounts."""
+    from .uptime import vouch
+    spans, at = vouch(heartbeat.get("spans") or [], float(heartbeat.get("at")
+                                                          or heartbeat["ledger_at"]), now, credit)
+    as_of = heartbeat.get("as_of")
+    if data_as_of is not None and (as_of is None or data_as_of > as_of):
+        as_of = data_as_of
+    return {**heartbeat, "as_of": as_of, "at": at, "spans": spans}
+
+
+def folded(snapshot: dict, version: int, digest: str, data_as_of: Optional[float],
+           previous: Optional[dict]) -> dict:
+    """The heartbeat right after a snapshot write: nothing left to fold."""
+    at = snapshot["_uptime"]["at"]
+    as_of = (snapshot.get("outpost") or {}).get("data_as_of_epoch")
+    old = (previous or {}).get("as_of")
+    if old is not None and (as_of is None or old > as_of):
+        as_of = old
+    return {"as_of": as_of, "ledger_at": at, "at": at, "spans": [], "hash": digest, "v": version}
+
+
+def spans_for(heartbeat: Optional[dict], previous: Optional[dict]) -> Optional[list]:
+    """The heartbeat's spans when they continue `previous`'s ledger; None otherwise (a race or
+    a lost heartbeat: the fold then credits only the usual round after the previous publish)."""
+    ledger_at = ((previous or {}).get("_uptime") or {}).get("at")
+    if not heartbeat or ledger_at is None or heartbeat.get("ledger_at") != ledger_at:
+        return None
+    return heartbeat.get("spans") or []
+
+
+def overlay(doc: dict, heartbeat: Optional[dict]) -> dict:
+    """The snapshot as of the heartbeat's newest check: `data_as_of` and every reporting
+    component's last-check time. Returns `doc` itself when the heartbeat adds nothing."""
+    as_of = (heartbeat or {}).get("as_of")
+    out = doc.get("outpost") or {}
+    old = out.get("data_as_of_epoch")
+    if as_of is None or (old is not None and float(old) >= float(as_of)):
+        return doc
+    tz = (doc.get("page") or {}).get("time_zone") or "Etc/UTC"
+    iso = iso_ms(float(as_of), tz)
+    seen = copy.copy(doc)
+    seen["outpost"] = new = dict(out)
+    new["data_as_of"], new["data_as_of_epoch"] = iso, float(as_of)
+    new["components"] = {cid: {**e, "last_checked_at": iso}
+                         if e.get("monitored", True) and not e.get("unknown")
+                         and e.get("last_checked_at") else e
+                         for cid, e in (out.get("components") or {}).items()}
+    return seen
+
+
+def fold_view(doc: dict, heartbeat: Optional[dict]) -> dict:
+    """`doc` (its history put back) with the heartbeat's vouched spans accounted in today's
+    uptime, as the next fold will: what uptime.json and the page draw between snapshot writes.
+    Response-time points stay as of the last write (their counts live in the region views).
+    Returns `doc` itself when there is nothing to add."""
+    ledger = doc.get("_uptime") or {}
+    spans = spans_for(heartbeat, doc)
+    uptime = (doc.get("outpost") or {}).get("uptime")
+    if not spans or not uptime:
+        return doc
+    tz = doc["page"]["time_zone"]
+    end = float(spans[-1][1])
+    kinds, new = ledger.get("kinds") or {}, {}
+    for cid, entry in uptime.items():
+        days, _ = advance_spans(entry.get("days") or [], kinds.get(cid), ledger["at"], spans,
+                                end, 0.0, tz)
+        new[cid] = {**entry, "days": days, "uptime_90d": uptime_over(days)}
+    seen = copy.copy(doc)
+    seen["outpost"] = {**doc["outpost"], "uptime": new}
+    return seen

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Optional
 
 from . import reporting
-from .checker import attach_history, store_closed_days
-from .history import is_stale, mark_stale
+from .checker import CREDIT_ROUNDS, attach_history, store_closed_days
+from .history import is_stale, mark_stale, overlay
 from .model import ComponentState, Level, MonitorRegionState
 from .snapshot import build_snapshot
 from .status import damp, derive_component_states
@@ -61,6 +61,11 @@ def record_round(c, regions: tuple[str, ...], round_at: float, results: list) ->
     for region in regions:
         store.put_results(region, round_at, by_region[region])
         _fold_region(c, region, by_region[region])
+    if c.settings.checker_only:
+        # A checker stage in another region: its views are saved; the home region's next round
+        # derives the page from them. One writer for the page, and no snapshot per region-round.
+        return RoundReport(round_at, regions, len(results),
+                           sum(1 for r in results if r.level), {}, None)
     transitions, version = refresh_page(c)
     return RoundReport(round_at, regions, len(results), sum(1 for r in results if r.level),
                        transitions, version)
@@ -110,7 +115,7 @@ def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
                 store.save_component_states(states, version, now)
             except Conflict:
                 continue
-        snap_version = publish_snapshot(c, states, _data_as_of(views), views=views)
+        snap_version = publish_round(c, states, _data_as_of(views), views)
         for key, (old, new) in transitions.items():
             if old is not None:
                 log.warning("component %s: %s -> %s", key, old, new)
@@ -128,6 +133,68 @@ def _differs(old: dict[str, ComponentState], new: dict[str, ComponentState]) -> 
 def _data_as_of(views: dict[str, dict[str, MonitorRegionState]]) -> Optional[float]:
     seen = [v.last_checked_at for per in views.values() for v in per.values() if v.last_checked_at]
     return max(seen) if seen else None
+
+
+def publish_round(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+                  views: dict) -> Optional[int]:
+    """A check round's publish: the snapshot (and the static copy) only when what they say
+    changed, or history must be folded in (history.must_fold); otherwise only the heartbeat,
+    a small item with the newest check time and the time the rounds vouched for. Returns the
+    snapshot's version (unchanged on a quiet round), None when it could not be written."""
+    try:
+        return _publish_round(c, states, data_as_of, views)
+    except Exception as exc:                      # noqa: BLE001 - reported, never silent
+        snapshot_not_written(c, exc)
+        return None
+
+
+def _publish_round(c, states, data_as_of, views) -> int:
+    from .history import beat, content_hash, must_fold
+    store, cfg = c.store, c.config
+    credit = CREDIT_ROUNDS * cfg.checks.interval
+    loaded = _page_inputs(store)
+    for _ in range(MAX_CONFLICT_RETRIES):
+        heartbeat, hb_version = store.load_heartbeat()
+        now = c.clock()
+        doc = _content(c, states, data_as_of, now, loaded)
+        if must_fold(heartbeat, content_hash(doc, _salt()), now, cfg.page.time_zone, credit):
+            return _publish(c, states, data_as_of, views, loaded)
+        new = beat(heartbeat, data_as_of, now, credit)
+        try:
+            store.save_heartbeat(new, hb_version, now)
+        except Conflict:
+            continue
+        _static_heartbeat(c, new)
+        return new.get("v")
+    raise RuntimeError("could not save the heartbeat: too many conflicts")
+
+
+def _salt() -> str:
+    """How the snapshot is stored is part of what is written: a deploy that changes the
+    budgets rewrites it once (budget.py)."""
+    from . import budget
+    return f"{budget.SNAPSHOT_BUDGET}/{budget.PART_BUDGET}/"
+
+
+def _page_inputs(store) -> tuple[list, dict, list]:
+    incident_docs, _ = store.load_incident_feed()
+    manual, _ = store.load_overrides()
+    # Incidents the feed already shortened (chalicelib.manage): their pages read the full item.
+    partial = [d["id"] for d in incident_docs if d.get("abbreviated")]
+    return incident_docs, manual, partial
+
+
+def _content(c, states, data_as_of, now, loaded) -> dict:
+    """The snapshot as built and annotated, before any history: what content_hash judges."""
+    from .history import annotate
+    from .windows import active
+    cfg = c.config
+    incident_docs, manual, _ = loaded
+    doc = build_snapshot(cfg, states, now, data_as_of, incident_docs=tuple(incident_docs),
+                         manual_overrides=manual)
+    annotate(doc, cfg, states, active(cfg.maintenance, now, cfg.page.time_zone), now)
+    reporting.attach(c, None, doc)                # public report counts are content too
+    return doc
 
 
 def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float],
@@ -148,14 +215,13 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
 
 
 def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
-             views: Optional[dict]) -> int:
+             views: Optional[dict], loaded: Optional[tuple] = None) -> int:
     from .budget import fit_snapshot, history_parts
+    from .history import content_hash, folded, spans_for
     store = c.store
-    incident_docs, _ = store.load_incident_feed()
-    manual, _ = store.load_overrides()
-    # Incidents the feed already shortened (chalicelib.manage): their pages read the full item.
-    partial = [d["id"] for d in incident_docs if d.get("abbreviated")]
+    incident_docs, manual, partial = loaded or _page_inputs(store)
     for _ in range(MAX_CONFLICT_RETRIES):
+        heartbeat, _ = store.load_heartbeat()
         previous, version = store.load_snapshot(consistent=True)
         old_parts = history_parts(previous)
         previous = _with_history(store, previous, version, old_parts)
@@ -164,12 +230,17 @@ def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
         as_of = data_as_of
         if as_of is None and previous:
             as_of = (previous.get("outpost") or {}).get("data_as_of_epoch")
+        if as_of is None and heartbeat:
+            as_of = heartbeat.get("as_of")
         doc = build_snapshot(c.config, states, c.clock(), as_of,
                              incident_docs=tuple(incident_docs), manual_overrides=manual)
-        # Staleness, maintenance and the uptime history ride in every snapshot (checker.py).
-        closed = attach_history(c, previous, doc, states, views)
+        # Staleness, maintenance and the uptime history ride in every snapshot (checker.py),
+        # the rounds since the previous write accounted from the heartbeat's spans.
+        closed = attach_history(c, previous, doc, states, views,
+                                spans=spans_for(heartbeat, previous))
         doc["outpost"]["last_verified_backup"] = _last_verified_backup(c, previous, doc)
         reporting.attach(c, previous, doc)      # the report forms' switch and public counts
+        digest = content_hash(doc, _salt())
         # What is stored stays under the item budget however much the page grows (budget.py).
         fitted = fit_snapshot(doc, partial=partial)
         # Old incidents leaving is the steady state of a big page; anything more is news.
@@ -180,6 +251,7 @@ def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
                                         fitted.parts, old_parts)
         except Conflict:
             continue
+        _reset_heartbeat(c, folded(doc, saved, digest, data_as_of, heartbeat))
         store_closed_days(c, closed)
         _static_copy(c, doc)          # S3 has no item limit: the copy keeps everything
         return saved
@@ -276,6 +348,27 @@ def _static_copy(c, doc: dict) -> None:
         log.exception("static copy to s3://%s failed", c.settings.static_bucket)
 
 
+def _reset_heartbeat(c, heartbeat: dict) -> None:
+    """After a snapshot write: its spans are folded in. Unconditional: the snapshot's own
+    conditional write made this writer the one that folded them. A failure is logged: the next
+    fold sees a heartbeat from an older ledger and credits only one round (history.spans_for)."""
+    try:
+        c.store.save_heartbeat(heartbeat, None, c.clock(), force=True)
+    except Exception:                             # noqa: BLE001 - the snapshot is saved
+        log.exception("could not reset the heartbeat after a snapshot write")
+    _static_heartbeat(c, heartbeat)
+
+
+def _static_heartbeat(c, heartbeat: dict) -> None:
+    """heartbeat.json in the static copy, when due (static_copy.StaticPublisher.beat)."""
+    if not c.settings.static_bucket:
+        return
+    try:
+        c.static_publisher.beat(heartbeat, c.config, c.clock())
+    except Exception:
+        log.exception("heartbeat.json to s3://%s failed", c.settings.static_bucket)
+
+
 class SnapshotUnavailable(Exception):
     """No snapshot in memory and storage is not answering: the route says 503, not 500."""
 
@@ -296,13 +389,15 @@ class PublicCache:
         self._rendered: dict[tuple, tuple[bytes, str]] = {}
         self._marked: Optional[tuple] = None
         self._parts: Optional[tuple] = None      # (snapshot version, its history parts)
+        self._as_of: Optional[float] = None      # the heartbeat's newest check time
+        self._heartbeat: Optional[dict] = None   # read with the snapshot: today's uptime
 
     def snapshot(self) -> tuple[dict, int]:
         now = self.c.clock()
         with self._lock:
             if self._snapshot is None or now - self._fetched_at >= self.ttl:
                 try:
-                    doc, version = self.c.store.load_snapshot()
+                    doc, version, heartbeat = self.c.store.load_public()
                 except Exception as exc:
                     if self._snapshot is None:
                         log.exception("snapshot read failed and nothing is cached")
@@ -314,9 +409,15 @@ class PublicCache:
                 if doc is None:
                     # Nothing published yet: show the configured page, all components unchecked.
                     doc, version = build_snapshot(self.c.config, {}, now, None), 0
-                if version != self._version:
-                    self._rendered = {}
+                # The snapshot changes only with its content; the newest check time comes
+                # from the heartbeat, read in the same call (history.overlay).
+                doc = overlay(doc, heartbeat)
+                self._heartbeat = heartbeat
+                as_of = (doc.get("outpost") or {}).get("data_as_of_epoch")
+                if (version, as_of) != (self._version, self._as_of):
+                    self._rendered, self._marked = {}, None
                 self._snapshot, self._version, self._fetched_at = doc, version, now
+                self._as_of = as_of
             return self._as_seen(now), self._version
 
     def _as_seen(self, now: float) -> dict:
@@ -326,8 +427,8 @@ class PublicCache:
         stale = is_stale(doc, now)
         if not stale and not (doc.get("outpost") or {}).get("stale"):
             return doc
-        if self._marked is None or self._marked[0] != (self._version, stale):
-            self._marked = ((self._version, stale), mark_stale(doc, now))
+        if self._marked is None or self._marked[0] != (self._version, self._as_of, stale):
+            self._marked = ((self._version, self._as_of, stale), mark_stale(doc, now))
         return self._marked[1]
 
     def with_history(self, snap: dict, version: Optional[int]) -> dict:
@@ -361,11 +462,13 @@ class PublicCache:
         """(body, strong ETag) of one representation of the current snapshot. `history`: the
         representation draws the uptime history, which may live in items of its own."""
         snap, version = self.snapshot()
-        key = (version, bool((snap.get("outpost") or {}).get("stale")), name)
+        out = snap.get("outpost") or {}
+        key = (version, out.get("data_as_of_epoch"), bool(out.get("stale")), name)
         hit = self._rendered.get(key)
         if hit is None:
             if history:
-                snap = self.with_history(snap, version)
+                from .history import fold_view
+                snap = fold_view(self.with_history(snap, version), self._heartbeat)
             body = render(snap, name)
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             # Lambda's proxy response carries text; decode once here, not per request.

@@ -10,6 +10,7 @@ Not copied: `/history?page=N` (a query string is not an S3 key; the feeds carry 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from typing import NamedTuple, Optional
@@ -22,6 +23,9 @@ HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 # Everything that can disappear (a deleted incident, a removed component): pruned when gone.
 MANAGED_PREFIXES = ("incidents/", "badge/", "api/v2/shields/")
+
+
+HEARTBEAT_KEY = "heartbeat.json"
 
 
 class StaticObject(NamedTuple):
@@ -37,7 +41,9 @@ def static_objects(snapshot: dict, now: float,
     from .render.common import is_stale, outpost
 
     stale = is_stale(snapshot, now)
-    index = html.render_index(snapshot, stale, social_url=social_url)
+    # The copy is rewritten only when the page changes: its script reads the newest check
+    # time from heartbeat.json (StaticPublisher.beat) before it calls the page stale.
+    index = html.render_index(snapshot, stale, social_url=social_url, heartbeat=HEARTBEAT_KEY)
     out = [StaticObject("index.html", index, HTML),
            StaticObject("history.atom", feeds.render_atom(snapshot), "application/atom+xml"),
            StaticObject("history.rss", feeds.render_rss(snapshot), "application/rss+xml"),
@@ -76,6 +82,7 @@ class StaticPublisher:
         self._lock = threading.Lock()
         self._written: dict[str, str] = {}      # key -> sha256 of what we last wrote
         self._listed = False
+        self._beat_at = float("-inf")           # when this process last wrote heartbeat.json
 
     @property
     def client(self):
@@ -101,6 +108,24 @@ class StaticPublisher:
             deleted = self._prune({o.key for o in objects})
             return {"written": written, "unchanged": unchanged, "deleted": deleted}
 
+    def beat(self, heartbeat: dict, config, now: float) -> bool:
+        """Write heartbeat.json when the copy's newest check time would otherwise age past
+        `every(config)`; True when written. Not every round: at one round a minute a PUT per
+        round is ~43,200 a month, and the page only needs the time to stay under its staleness
+        limit while checks run."""
+        if not self.bucket or now - self._beat_at < beat_every(config):
+            return False
+        from .snapshot import iso_ms
+        as_of = heartbeat.get("as_of")
+        body = json.dumps({"data_as_of": iso_ms(as_of, config.page.time_zone),
+                           "data_as_of_epoch": as_of}, separators=(",", ":")).encode()
+        with self._lock:
+            # no-cache: CloudFront and browsers must revalidate; a cached heartbeat is a lie.
+            self.client.put_object(Bucket=self.bucket, Key=HEARTBEAT_KEY, Body=body,
+                                   ContentType=JSON, CacheControl="no-cache")
+            self._beat_at = now
+        return True
+
     def _prune(self, current: set[str]) -> int:
         # After the first publish we know every key we manage; list the bucket only once per
         # process (to find what an earlier process wrote), then delete from memory alone.
@@ -120,6 +145,16 @@ class StaticPublisher:
         for key in gone:
             self._written.pop(key, None)
         return len(gone)
+
+
+def beat_every(config) -> float:
+    """Seconds between heartbeat.json writes: as rare as possible while a page reading it never
+    sees a running checker's time older than the staleness limit (3 rounds): the limit minus
+    one and a half rounds (a late schedule), but at least one round. At the default 60 s
+    rounds that is every other round: a newest time at most ~2 rounds old, and a page whose
+    checkers stopped turns stale no later than one served by the API would."""
+    interval = float(config.checks.interval)
+    return max(interval, 3 * interval - 1.5 * interval)
 
 
 def publish_static(c, snapshot: dict) -> Optional[dict]:

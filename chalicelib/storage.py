@@ -390,6 +390,28 @@ class Store:
             return None
         return [found[k] for k in keys]
 
+    # heartbeat: the newest check time and the rounds since the snapshot was last written
+    def load_heartbeat(self) -> tuple[Optional[dict], Optional[int]]:
+        return self._load("heartbeat")
+
+    def save_heartbeat(self, doc: dict, version: Optional[int], now: float,
+                       force: bool = False) -> int:
+        """Conditional on `version`, unless `force` (the writer that just folded it)."""
+        if not force:
+            return self._save("heartbeat", doc, version, now)
+        row = self.StateRow("heartbeat", doc=_encoded(doc), updated_at=now)
+        check_item_size(row)
+        row.save(add_version_condition=False)
+        return row.version
+
+    def load_public(self) -> tuple[Optional[dict], Optional[int], Optional[dict]]:
+        """(snapshot, its version, heartbeat) in ONE BatchGetItem, eventually consistent: the
+        public read's only DynamoDB call."""
+        rows = {row.pk: row for row in self.StateRow.batch_get(["snapshot", "heartbeat"])}
+        snap, beat = rows.get("snapshot"), rows.get("heartbeat")
+        return (snap.doc if snap else None, snap.version if snap else None,
+                beat.doc if beat else None)
+
     # generic versioned document
     def load_document(self, pk: str) -> tuple[Optional[Any], Optional[int]]:
         return self._load(pk)

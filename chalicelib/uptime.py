@@ -159,3 +159,37 @@ def rt_point(day: str, per_region: Mapping[str, Mapping], tz: str, iso) -> Optio
             "p50": percentile(both, 0.5), "p95": percentile(both, 0.95),
             "regions": {r: {"p50": percentile(h, 0.5), "p95": percentile(h, 0.95),
                             "n": sum(h.values())} for r, h in sorted(regions.items())}}
+
+
+def advance_spans(days: list, kind: Optional[str], since: Optional[float], spans: list,
+                  now: float, credit: float, tz: str = "Etc/UTC") -> tuple[list, list]:
+    """`advance` over [since, now) when the rounds between were recorded as `spans` of vouched
+    time ([start, end] pairs, in order, inside [since, now)): each span counts as `kind`, the
+    gaps between them as nodata, and the time after the last recorded round gets the usual
+    `credit`. The page showed `kind` all along: a change of status folds the spans first."""
+    t, closed = since, {}
+    for start, end in spans or ():
+        if t is not None and start > t:
+            days, done = advance(days, kind, t, start, 0.0, tz)      # a gap: nodata
+            closed.update((d["date"], d) for d in done)
+        days, done = advance(days, kind, start, end, end - start, tz)
+        closed.update((d["date"], d) for d in done)
+        t = end
+    days, done = advance(days, kind, t, now, credit, tz)
+    closed.update((d["date"], d) for d in done)
+    first = days[0]["date"] if days else ""
+    return days, [closed[k] for k in sorted(closed) if k >= first and k != day_key(now, tz)]
+
+
+def vouch(spans: list, at: float, now: float, credit: float) -> tuple[list, float]:
+    """Record one round at `now` after the previous accounting at `at`: [at, at + min(gap,
+    credit)) is vouched for, extending the last span when it ends at `at`. Returns (spans, now)."""
+    out = [list(s) for s in spans or ()]
+    at, now = round(at, 3), round(now, 3)       # exact through JSON, so spans join
+    vouched = min(max(0.0, now - at), credit)
+    if vouched > 0:
+        if out and out[-1][1] == at:
+            out[-1][1] = round(at + vouched, 3)
+        else:
+            out.append([at, round(at + vouched, 3)])
+    return out, now

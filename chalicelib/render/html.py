@@ -54,7 +54,8 @@ def _favicon(tone: str) -> Markup:
     return Markup("data:image/svg+xml," + quote(svg, safe="/:=' "))
 
 
-def render_index(snapshot: dict, stale: bool, social_url: Optional[str] = None) -> bytes:
+def render_index(snapshot: dict, stale: bool, social_url: Optional[str] = None,
+                 heartbeat: Optional[str] = None) -> bytes:
     """The status page. Every copy of it (the API's, the S3 copy, whatever a CDN or a browser
     keeps under stale-while-revalidate/stale-if-error) outlives the moment it was rendered, so
     unless it is already stale it carries both the live and the "unknown" view and a few lines
@@ -66,7 +67,8 @@ def render_index(snapshot: dict, stale: bool, social_url: Optional[str] = None) 
                    favicon=_favicon(ctx["banner"]["tone"]), stale_favicon=_favicon("unknown"),
                    stale_banner=view.banner(snapshot, True),
                    as_of_epoch=json.dumps(extra.get("data_as_of_epoch")),
-                   stale_after=json.dumps(extra.get("stale_after_seconds") or 180))
+                   stale_after=json.dumps(extra.get("stale_after_seconds") or 180),
+                   heartbeat=heartbeat)
 
 
 def render_incident(snapshot: dict, incident_id: str) -> Optional[bytes]:
