@@ -12,7 +12,8 @@ env.setup()                 # before anything creates a botocore client
 def main() -> int:
     from moto import mock_aws
 
-    from . import check_round, detection, mixed_round, public_pages, public_read, snapshot_budget
+    from . import (check_round, detection, mixed_round, public_pages, public_read, quiet_round,
+                   snapshot_budget)
     from .dynamo import DynamoCalls
     from .table import Row, render
 
@@ -26,6 +27,8 @@ def main() -> int:
         t_read = time.perf_counter() - started
         with mock_aws():
             budget_rows, _ = snapshot_budget.run(calls)
+        with mock_aws():
+            quiet_rows, _ = quiet_round.run()
         round_rows, stress_rows, round_facts = check_round.run()
     finally:
         calls.uninstall()
@@ -88,8 +91,12 @@ def main() -> int:
                  budget_rows))
     print()
 
+    print(render(quiet_round.TITLE, quiet_rows))
+    print()
+
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
               + notify_rows + condition_rows + report_rows + cost_rows + budget_rows
+              + quiet_rows
               if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]
