@@ -229,14 +229,18 @@ def model(counts: dict) -> tuple[list[Line], dict]:
         f"{fetches:,.0f} (shield's misses: hit ratio {1 - fetches / views:.1%}) x $3.50/M",
         fetches * p["api_gateway_rest_request"])
     api_mb = cfg["api_handler_mb"]
-    versions = min(fetches, region_rounds * counts["snapshot_writes_per_round"])
+    # A render whenever the page's bytes change: measured at the origin (the snapshot's
+    # writes, and the heartbeat's newest check time once per home round), never below what
+    # the snapshot writes alone would cause.
+    versions = min(fetches, max(region_rounds * counts["snapshot_writes_per_round"],
+                                w["minutes_per_month"] * o.get("renders_per_minute", 0.0)))
     render_s = o["render_cpu_s"] / cpu_share(api_mb)
     handler_s = billed_s(duration_s(o["handler_cpu_s"], o["dynamodb_calls"] * w["aws_call_s"],
                                     api_mb))
     api_gbs = (fetches * handler_s + versions * render_s) * api_mb / 1024
     add("views", "Lambda, API at the origin",
-        f"{fetches:,.0f} x {handler_s * 1000:.0f} ms + {versions:,.0f} renders of a new "
-        f"snapshot x {render_s:.2f} s, at {api_mb} MB = {api_gbs:,.0f} GB-s",
+        f"{fetches:,.0f} x {handler_s * 1000:.0f} ms + {versions:,.0f} renders of new "
+        f"page data x {render_s:.2f} s, at {api_mb} MB = {api_gbs:,.0f} GB-s",
         fetches * p["lambda_request"] + api_gbs * gb_s)
     add("views", "DynamoDB reads, origin", f"{o['read_units']:.1f} RRU per origin request",
         fetches * o["read_units"] * p["dynamodb_read_unit"])
