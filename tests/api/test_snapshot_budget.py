@@ -246,7 +246,8 @@ def test_history_in_its_own_items_is_carried_and_served(page_of, monkeypatch):
     assert uptime_ops == ["BatchGetItem"] * 2 and html_ops == ["BatchGetItem"] * 2
     assert len(uptime["components"]) == 40 and all(len(c["days"]) == 90
                                                    for c in uptime["components"])
-    assert html.count('<figure class="uptime">') == 40 and html.count("<rect ") >= 40 * 90
+    # every component's 90-day bars are drawn from the history parts (one dashed path each)
+    assert html.count('<svg class="bars"') == 40 and html.count('<path class="d-ok" d="M') == 40
 
     monkeypatch.setattr(budget, "SNAPSHOT_BUDGET", 350_000)
     page.round()

@@ -218,7 +218,9 @@ def test_the_page_says_how_many_people_reported_and_escapes_everything():
     assert "14 people reported problems with &lt;b&gt;Pay&lt;/b&gt; &amp; co in the last " \
            "30 minutes" in page
     assert "<b>Pay" not in page
-    assert "Having trouble with &lt;b&gt;Pay&lt;/b&gt; &amp; co?" in page
+    # one form for every component (page weight): the name is an escaped option of its select
+    assert "Having trouble with one of these?" in page
+    assert '<option value="pay">&lt;b&gt;Pay&lt;/b&gt; &amp; co</option>' in page
     assert '<form method="post" action="api/v1/reports">' in page
     assert 'maxlength="280"' in page and '<option value="login">' in page
     assert "1 person reported problems with Pay in the last hour" in \
@@ -228,6 +230,7 @@ def test_the_page_says_how_many_people_reported_and_escapes_everything():
 def test_no_count_and_no_forms_when_the_snapshot_says_so():
     from chalicelib.render.html import render_index
     quiet = render_index(_snapshot("Pay", 0), stale=False).decode()
-    assert "reported problems" not in quiet and "Having trouble with Pay?" in quiet
+    assert "reported problems" not in quiet and "Having trouble with one of these?" in quiet
+    assert '<option value="pay">Pay</option>' in quiet
     off = render_index(_snapshot("Pay", 5, window=None), stale=False).decode()
     assert "reported problems" not in off and "Having trouble" not in off
