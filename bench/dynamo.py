@@ -13,17 +13,20 @@ from botocore.client import BaseClient
 class DynamoCalls:
     def __init__(self) -> None:
         self.ops: list[str] = []
+        self.tables: list[frozenset] = []      # the tables each call in `ops` touched
         self._original = None
 
     def install(self) -> None:
         if self._original is not None:
             return
         original = self._original = BaseClient._make_api_call
-        ops = self.ops
+        ops, tables = self.ops, self.tables
 
         def counting(client, operation_name, api_params):
             if client.meta.service_model.service_name == "dynamodb":
                 ops.append(operation_name)
+                named = api_params.get("RequestItems") or {api_params.get("TableName"): None}
+                tables.append(frozenset(named))
             return original(client, operation_name, api_params)
 
         BaseClient._make_api_call = counting
@@ -32,6 +35,10 @@ class DynamoCalls:
         if self._original is not None:
             BaseClient._make_api_call = self._original
             self._original = None
+
+    def on_table(self, table: str, since: int) -> list[str]:
+        """The operations since index `since` of `ops` that touched `table`."""
+        return [op for op, names in zip(self.ops[since:], self.tables[since:]) if table in names]
 
     @contextlib.contextmanager
     def counting(self):
