@@ -134,6 +134,21 @@ def test_stale_if_match_is_412_and_nothing_is_lost(op):
     assert [u["body"] for u in now["incident_updates"]][:1] == ["first"]
 
 
+@pytest.fixture
+def atomic_dynamo(monkeypatch):
+    """DynamoDB applies each call (a transaction included) atomically; moto checks conditions and
+    writes in separate Python steps, and undoes a cancelled transaction by restoring a copy of
+    the table, which can wipe a racer's write. One lock per call restores the service's
+    atomicity, so these races test our conditions, not moto's threading (flaked ~1 in 15)."""
+    from moto.dynamodb.responses import DynamoHandler
+    lock, original = threading.RLock(), DynamoHandler.call_action
+
+    def call_action(self):
+        with lock:
+            return original(self)
+    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
+
+
 def _race(n, fn):
     """Run fn(i) on n threads released at once. Chalice's app.current_request is one global (a
     Lambda serves one request at a time), so races are driven at the use-case layer."""
@@ -152,7 +167,7 @@ def _race(n, fn):
     return out
 
 
-def test_concurrent_patches_with_the_same_version_one_wins(op):
+def test_concurrent_patches_with_the_same_version_one_wins(op, atomic_dynamo):
     from chalicelib import manage
     o, c, _ = op
     _, inc = open_incident(o)
@@ -166,7 +181,7 @@ def test_concurrent_patches_with_the_same_version_one_wins(op):
     assert [u["body"] for u in now["incident_updates"]] == [winner, inc["incident_updates"][0]["body"]]
 
 
-def test_concurrent_patches_without_if_match_all_land(op):
+def test_concurrent_patches_without_if_match_all_land(op, atomic_dynamo):
     """No If-Match: each PATCH is re-applied on the newest version, none is lost."""
     from chalicelib import manage
     o, c, _ = op
