@@ -25,6 +25,11 @@ from typing import Optional
 
 from . import __version__, deliveries
 from .deliveries import Delivery
+from .audience import wants
+from .fanout import once
+from .storage import Conflict
+from .subscribers import mask, unsubscribe_url
+from .webhooks import DeliveryFailed, post
 
 log = logging.getLogger("outpost.deliver")
 LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for this long
@@ -59,7 +64,6 @@ def _fan_out(c, d: Delivery) -> int:
     """One page of a fan-out, fenced by (event, page): a replay or a redelivered message
     queues nothing twice. Should a crash land between queueing and the fence's record, the
     page is queued again, and the (event, destination) fence of the post absorbs the copies."""
-    from .fanout import once
     page = hashlib.sha256(d.cursor.encode()).hexdigest()[:16] if d.cursor else "first"
     queued: list[int] = []
     once(c, f"{d.event}#webhooks:{page}", lambda: queued.append(_queue_page(c, d)) or "queued")
@@ -67,8 +71,6 @@ def _fan_out(c, d: Delivery) -> int:
 
 
 def _queue_page(c, d: Delivery) -> int:
-    from .audience import wants
-    from .subscribers import unsubscribe_url
     spec = json.loads(d.body)
     subs, nxt = c.store.subscriber_page("webhook", json.loads(d.cursor) if d.cursor else None,
                                         FANOUT_PAGE)
@@ -152,7 +154,6 @@ def process(c, body: str) -> str:
 
 def _post(c, sub: dict, event_id: str, body: bytes, read_body: int = 0):
     """(Reply, None) for any answer, (None, reason) for none within the deadline."""
-    from .webhooks import DeliveryFailed, post
     headers = {"Content-Type": "application/json",
                "User-Agent": f"Outpost/{__version__} (+{c.config.page.url}; webhook)",
                "X-Outpost-Event": event_id,
@@ -237,7 +238,6 @@ def _breaker_key(sub_id: str) -> str:
 
 def _breaker_gate(c, sub_id: str, now: float) -> tuple[str, float]:
     """("go", 0) or ("hold", until); a paused destination lets one delivery through to probe."""
-    from .storage import Conflict
     pk = _breaker_key(sub_id)
     for _ in range(8):
         doc, version = c.store.load_document(pk)
@@ -254,7 +254,6 @@ def _breaker_gate(c, sub_id: str, now: float) -> tuple[str, float]:
 
 
 def _breaker_change(c, sub: dict, change) -> None:
-    from .storage import Conflict
     pk = _breaker_key(sub["id"])
     for _ in range(8):
         doc, version = c.store.load_document(pk)
@@ -273,8 +272,6 @@ def _breaker_change(c, sub: dict, change) -> None:
 
 
 def _tell_operators(c, sub: dict, doc: dict) -> None:
-    from .fanout import once
-    from .subscribers import mask
     cfg = c.config
     where = mask(sub)
     if doc["state"] == "open":

@@ -214,7 +214,7 @@ def _enqueue_webhooks(c, event_id: str, components, bodies) -> int:
     """Queue the event for the webhooks that want it (the delivery worker posts it; nothing
     here connects to a subscriber, and past the first page the worker does the fan-out).
     Returns how many were queued now; a replay queues none."""
-    from . import deliver, deliveries
+    from . import deliver, deliveries     # they import fanout's once(): a cycle at import time
     from .subscribers import unsubscribe_url
     room = unsubscribe_url(c, "0" * 16) + "#" + "0" * 64      # any subscriber's link fits
     components = list(components)

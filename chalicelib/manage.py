@@ -274,7 +274,7 @@ def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None
     Each task fails alone, and none starts with less than `reserve` seconds left of the
     invocation (`time_left()`; None: no limit). Returns how many tasks ran."""
     from .fanout import flush_component_updates, nudge_quiet_incidents
-    from .reporting import sweep as sweep_reports
+    from .reporting import sweep as sweep_reports   # reporting imports manage: a cycle
     if c.settings.checker_only:
         return 0                               # the home region's scheduler does these, once
     actor = Actor("scheduler", run_id)

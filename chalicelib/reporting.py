@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from . import reports as core
-from .manage import known_components
+from .manage import known_components, republish
 from .reports import ReportError
 from .snapshot import iso_ms, public_id
+from .fanout import Busy, once
+from .storage import Conflict
 
 log = logging.getLogger("outpost.reports")
 STATE = "reports#state"          # state-table document: open spikes and the public counts
@@ -104,7 +106,6 @@ def _name(c, key: str) -> str:
 
 def sweep(c) -> dict:
     """Count the window, find spikes, alert each once, keep the public counts current."""
-    from .storage import Conflict
     cfg = c.config
     policy = cfg.reports
     if not policy.enabled:
@@ -139,7 +140,6 @@ def sweep(c) -> dict:
     alerted = _alert_new_spikes(c, new, version, tallies, now)      # first: "at once"
     if public != (state.get("public") or {}):
         try:
-            from .manage import republish
             republish(c)
         except Exception:                      # noqa: BLE001 - every round republishes anyway
             log.exception("report counts changed but the snapshot rebuild failed")
@@ -149,8 +149,6 @@ def sweep(c) -> dict:
 def _alert_new_spikes(c, state: dict, version: int, tallies: dict, now: float) -> list[str]:
     """One alert per spike, fenced by (component, start bucket): a retried or overlapping sweep
     finds the fence done and sends nothing; a failed send is retried by the next sweep."""
-    from .fanout import Busy, once
-    from .storage import Conflict
     done = []
     for key, spike in sorted(state["spikes"].items()):
         if spike.get("alerted"):

@@ -343,7 +343,7 @@ def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
     """Pending until the receiver proves it owns the URL: the delivery worker POSTs a signed
     url_verification challenge, and only an echo of it activates the subscriber. Nothing here
     connects to the URL (the check below only resolves its name)."""
-    from .deliver import enqueue_verification
+    from .deliver import enqueue_verification   # deliver imports this module: a cycle
     from .webhooks import url_problem
     if not c.config.subscribers.webhooks:
         raise SubscribeError(422, "webhook subscriptions are not offered on this page", "webhook")
