@@ -1,22 +1,33 @@
-"""Operator API errors as JSON: every failure names the problem (and the field, when there is one)."""
+"""Errors as HTTP answers, in one place: every OutpostError becomes JSON that names the problem
+(and the field, when there is one), with the status and headers the error carries."""
 from __future__ import annotations
 
 from typing import Optional
 
 from chalice import Response
 
+from .errors import OutpostError, RequestRefused
 
-class ApiError(Exception):
+
+def error_body(err: OutpostError) -> dict:
+    body = {"error": err.message}
+    if err.field:
+        body["field"] = err.field
+    return body
+
+
+def response_for(err: OutpostError) -> Response:
+    return Response(body=error_body(err), status_code=err.status,
+                    headers={"Content-Type": "application/json", "Cache-Control": "no-store",
+                             **err.headers})
+
+
+class ApiError(RequestRefused):
+    """A refusal raised by the web layer itself (authentication, limits, malformed requests)."""
+
     def __init__(self, status: int, message: str, field: Optional[str] = None,
                  headers: Optional[dict] = None):
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-        self.headers = headers or {}
+        super().__init__(status, message, field, headers=headers)
 
     def response(self) -> Response:
-        body = {"error": self.message}
-        if self.field:
-            body["field"] = self.field
-        return Response(body=body, status_code=self.status,
-                        headers={"Content-Type": "application/json", "Cache-Control": "no-store",
-                                 **self.headers})
+        return response_for(self)

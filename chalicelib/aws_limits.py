@@ -23,6 +23,7 @@ import json
 import re
 import unicodedata
 from typing import Iterable, Mapping, Optional, Union
+from .errors import OutpostError
 
 SUBJECT_MAX = 99                  # "less than 100 characters"
 MESSAGE_MAX_BYTES = 262_144       # one Publish: the message and every attribute's name/type/value
@@ -54,7 +55,7 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 
 
-class LimitError(ValueError):
+class LimitError(OutpostError, ValueError):
     """Something that would be refused by AWS and that we can't fix by cutting (a bad name)."""
 
 

@@ -37,6 +37,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
+from .errors import OutpostError, TooBusy, retry_on_conflict
+from .snapshot import iso_ms
+
 FORMAT = "outpost-backup"
 FORMAT_VERSION = 1
 
@@ -68,7 +71,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
-class BackupError(Exception):
+class BackupError(OutpostError):
     """An export that can't be trusted or a restore that didn't match: the message says why."""
 
 
@@ -324,22 +327,21 @@ def record_verified(c, doc: dict, report: VerifyReport, path: str) -> str:
     """Remember the verified export in the SOURCE deployment and show it on the page now:
     `backup#last_verified`, and the snapshot's outpost.last_verified_backup (patched in place,
     conditionally on its version, so the page need not be rebuilt from a local status file)."""
-    from .snapshot import iso_ms
-    from .storage import Conflict
     now = c.clock()
     record = {"verified_at": now, "export_created_at": doc.get("created_at"),
               "export_sha256": doc.get("sha256"), "file": os.path.basename(path),
               "counts": {n: cnt for n, (cnt, _) in report.sections.items()}}
     c.store.save_backup_verified(record, now)
-    for _ in range(5):
+
+    def patch() -> str:
         snap, version = c.store.load_snapshot(consistent=True)
         if snap is None:
             return iso_ms(now)
         iso = iso_ms(now, (snap.get("page") or {}).get("time_zone") or "Etc/UTC")
         snap.setdefault("outpost", {})["last_verified_backup"] = iso
-        try:
-            c.store.save_snapshot(snap, version, now)
-            return iso
-        except Conflict:
-            continue
-    return iso_ms(now)
+        c.store.save_snapshot(snap, version, now)
+        return iso
+    try:
+        return retry_on_conflict(patch, what="the snapshot", tries=5)
+    except TooBusy:
+        return iso_ms(now)         # the record is saved; the next publish carries it

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional
+from .errors import OutpostError
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024        # what DynamoDB refuses above, names and values counted
 SNAPSHOT_BUDGET = 350_000               # the snapshot item: room for growth between two rounds
@@ -41,7 +42,7 @@ _PRIVATE_TAIL = ("_archive", "_history")            # what a previous fit added,
 _HISTORY = ("uptime", "response_times")
 
 
-class SnapshotTooLarge(ValueError):
+class SnapshotTooLarge(OutpostError, ValueError):
     """Nothing left to give up and the document is still over the budget."""
 
 

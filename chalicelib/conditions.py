@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 
 from chalicelib.model import ConditionResult
+from .errors import OutpostError
 
 
-class ConditionError(ValueError):
+class ConditionError(OutpostError, ValueError):
     """A condition that cannot be parsed; the message says what is wrong."""
 
 

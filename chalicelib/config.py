@@ -23,6 +23,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
+from .errors import OutpostError
 from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Operations, Page, Place,
                     ReportPolicy, StatusConfig, SubscriberPolicy)
 
@@ -40,13 +41,15 @@ class Problem(NamedTuple):
         return f"{where}: {self.key}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(OutpostError, ValueError):
     """The status file is unusable. The attributes describe the first problem; ``errors`` has them all."""
 
     def __init__(self, file: str, line: Optional[int], key: str, message: str,
                  errors: Optional[list[Problem]] = None):
-        super().__init__(file, line, key, message, errors)   # keeps the exception picklable
+        # Exception's own init, with every argument: keeps the exception picklable
+        ValueError.__init__(self, file, line, key, message, errors)
         self.file, self.line, self.key, self.message = file, line, key, message
+        self.field, self.headers = key, {}
         self.errors = list(errors) if errors else [Problem(file, line, key, message)]
 
     def __str__(self) -> str:

@@ -26,8 +26,8 @@ from typing import Optional
 from . import __version__, deliveries
 from .deliveries import Delivery
 from .audience import wants
+from .errors import Conflict, QueueFailed
 from .fanout import once
-from .storage import Conflict
 from .subscribers import mask, unsubscribe_url
 from .webhooks import DeliveryFailed, post
 
@@ -36,10 +36,6 @@ LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for 
 MAX_PARALLEL = 10             # one thread per message of a batch (SQS batch size)
 VERIFY_READ = 4096            # bytes of a verification answer we read; others: none
 FANOUT_PAGE = 100             # webhooks read and queued per fan-out invocation
-
-
-class QueueFailed(Exception):
-    pass
 
 
 # -- enqueue (stream consumer, scheduler, API) ---------------------------------------------------

@@ -9,21 +9,17 @@ Webhooks are never posted from here: they are queued for the delivery worker (ch
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from typing import Callable, Optional
 
 from . import outbox
+from .errors import Busy, retry_on_conflict
 from .render import messages
 from .snapshot import incident_v2, public_id
 
 log = logging.getLogger("outpost.fanout")
 LEASE_SECONDS = 60.0
-
-
-class Busy(Exception):
-    """Another invocation is sending this right now; retry the record later."""
 
 
 def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
@@ -75,18 +71,13 @@ PENDING = "pending_components"
 
 
 def _update_pending(c, change) -> dict:
-    from .storage import Conflict
-    for _ in range(8):
+    def attempt() -> dict:
         pending, version = c.store.load_document(PENDING)
         new = change(pending or {})
-        if new == (pending or {}):
-            return new
-        try:
+        if new != (pending or {}):
             c.store.save_document(PENDING, new, version, c.clock())
-            return new
-        except Conflict:
-            continue
-    raise RuntimeError("pending component changes are too busy; retried later")
+        return new
+    return retry_on_conflict(attempt, what="pending component changes")
 
 
 def flush_component_updates(c) -> int:

@@ -11,6 +11,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional
 
+from .errors import TooLarge, ValidationError
 from .model import ComponentStatus
 
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
@@ -43,23 +44,6 @@ _FIELDS_UPDATE = {"name", "status", "body", "impact_override", "component_ids", 
                   "deliver_notifications", "scheduled_for", "scheduled_until",
                   "scheduled_auto_in_progress", "scheduled_auto_completed", "metadata"}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-class ValidationError(ValueError):
-    """Bad operator input; `field` is the dotted path the message is about."""
-
-    status = 422
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class TooLarge(ValidationError):
-    """The incident (or a part of it) would be over its size budget: 413, naming the field."""
-
-    status = 413
 
 
 def _metadata(value: Any) -> dict:

@@ -8,45 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import budget
 from . import incidents as core
 from .snapshot import public_id
-from .storage import Conflict
+from .errors import (Conflict, FeedChanged, IdempotencyInFlight, IdempotencyMismatch,
+                     IdempotencyTaken, IncidentChanged, NotFound, PreconditionFailed,
+                     retry_on_conflict)
 
 log = logging.getLogger("outpost.manage")
 FEED_KEEP = 200           # most recent incidents kept in the public feed (open ones always kept)
 FEED_MAX_BYTES = 300_000  # compressed; DynamoDB's item limit is 400 KB
 MAX_RETRIES = 8
-
-
-class NotFound(Exception):
-    pass
-
-
-class PreconditionFailed(Exception):
-    """If-Match named a version that is no longer current."""
-
-    def __init__(self, current: int):
-        super().__init__(f"current version is {current}")
-        self.current = current
-
-
-class TooBusy(Exception):
-    """Other writers kept winning; the caller should retry in a moment (409)."""
-
-
-class IdempotencyMismatch(Exception):
-    pass
-
-
-class IdempotencyInFlight(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -99,28 +75,24 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
             response_of: Optional[Callable[[dict, int], dict]] = None) -> int:
     """Write the incident with the feed and audit, retrying only the feed race."""
     store = c.store
-    for attempt in range(MAX_RETRIES):
+
+    def write() -> int:
         feed, feed_version = store.load_incident_feed()
         after = 1 if version is None else version + 1
         token = None
         if idempotency:
             pk, owner, request_hash = idempotency
             token = (pk, owner, request_hash, response_of(doc, after))
-        try:
-            new_version = store.write_incident(
-                doc, version, _feed_with(feed, doc), feed_version,
-                _audit(actor, action, doc, version, after, c.clock(), idem_key), c.clock(), token)
-        except Conflict as exc:
-            if str(exc) == "feed":
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
-                continue
-            raise
-        try:
-            republish(c)
-        except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
-            log.exception("incident %s saved but the snapshot rebuild failed", doc["id"])
-        return new_version
-    raise TooBusy("the incident feed is busy")
+        return store.write_incident(
+            doc, version, _feed_with(feed, doc), feed_version,
+            _audit(actor, action, doc, version, after, c.clock(), idem_key), c.clock(), token)
+    new_version = retry_on_conflict(write, what="the incident feed", tries=MAX_RETRIES,
+                                    on=FeedChanged, backoff=True)
+    try:
+        republish(c)
+    except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
+        log.exception("incident %s saved but the snapshot rebuild failed", doc["id"])
+    return new_version
 
 
 def republish(c) -> None:
@@ -152,10 +124,8 @@ def create_incident(c, payload: Any, actor: Actor, idempotency_key: Optional[str
         version = _commit(c, doc, None, "incident.create", actor, (pk, owner, request_hash),
                           idempotency_key,
                           lambda d, v: {"incident": d, "version": v})
-    except Conflict as exc:
-        if str(exc) == "idempotency":          # our lease was taken over: the other one won
-            raise IdempotencyInFlight() from exc
-        raise
+    except IdempotencyTaken as exc:            # our lease was taken over: the other one won
+        raise IdempotencyInFlight() from exc
     except Exception:
         c.store.release_idempotency(pk, owner)
         raise
@@ -173,7 +143,7 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
                     if_match: Optional[int] = None, action: str = "incident.update") -> tuple[dict, int]:
     """PATCH. With If-Match a stale version is refused; without it, a concurrent change is
     re-applied on top of the newer version (the PATCH only names the fields it changes)."""
-    for attempt in range(MAX_RETRIES):
+    def apply() -> tuple[dict, int]:
         doc, version = get_incident(c, incident_id)
         new = core.update(doc, payload, known_components(c.config), c.clock(),  # 4xx first
                           system=action != "incident.update")
@@ -181,14 +151,12 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
             raise PreconditionFailed(version)
         try:
             return new, _commit(c, new, version, action, actor)
-        except Conflict as exc:
-            if str(exc) != "incident":
-                raise
+        except IncidentChanged as exc:
             if if_match is not None:
-                current = c.store.load_incident(incident_id)[1]
-                raise PreconditionFailed(current) from exc
-            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))   # desynchronise racers
-    raise TooBusy("the incident is changing fast")
+                raise PreconditionFailed(c.store.load_incident(incident_id)[1]) from exc
+            raise
+    return retry_on_conflict(apply, what="the incident", tries=MAX_RETRIES, on=IncidentChanged,
+                             backoff=True)
 
 
 def delete_incident(c, incident_id: str, actor: Actor, if_match: Optional[int] = None) -> dict:
@@ -243,20 +211,15 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
     if status is not None and status not in core.COMPONENT_STATUSES:
         raise core.ValidationError("component.status",
                                    f"must be one of {', '.join(core.COMPONENT_STATUSES)} or null")
-    for _ in range(MAX_RETRIES):
+    def pin() -> None:
         overrides, version = c.store.load_overrides()
         new = dict(overrides)
         if status is None:
             new.pop(key, None)
         else:
             new[key] = {"status": status, "set_at": c.clock(), "by": actor.key_id}
-        try:
-            c.store.save_overrides(new, version, c.clock())
-            break
-        except Conflict:
-            continue
-    else:
-        raise TooBusy("component overrides are changing fast")
+        c.store.save_overrides(new, version, c.clock())
+    retry_on_conflict(pin, what="component overrides", tries=MAX_RETRIES)
     republish(c)
     return key
 

@@ -6,12 +6,9 @@ import logging
 from typing import Optional
 
 from . import deliveries
+from .errors import QueueFailed
 
 log = logging.getLogger("outpost.queues")
-
-
-class QueueFailed(Exception):
-    """SQS refused some messages; the ones named were not queued."""
 
 
 class DeliveryQueue:

@@ -20,14 +20,14 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from . import reports as core
 from .manage import known_components, republish
 from .reports import ReportError
 from .snapshot import iso_ms, public_id
 from .fanout import Busy, once
-from .storage import Conflict
+from .errors import Conflict
 
 log = logging.getLogger("outpost.reports")
 STATE = "reports#state"          # state-table document: open spikes and the public counts

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
+from .errors import RequestRefused
 from .model import ReportPolicy
 
 BUCKET = 300                         # seconds per counter bucket
@@ -33,14 +34,8 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 FIELDS = ("component", "kind", "note")
 
 
-class ReportError(Exception):
+class ReportError(RequestRefused):
     """A report we refuse: `status` is the HTTP answer, `field` the part of the body at fault."""
-
-    def __init__(self, status: int, message: str, field: Optional[str] = None,
-                 retry_after: Optional[int] = None):
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

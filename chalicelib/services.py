@@ -9,11 +9,12 @@ from typing import Collection, Iterable, Optional
 
 from . import reporting
 from .checker import CREDIT_ROUNDS, attach_history, store_closed_days
+from .errors import Conflict, OutpostError
 from .history import is_stale, mark_stale, overlay
 from .model import ComponentState, Level, MonitorRegionState
 from .snapshot import build_snapshot
 from .status import damp, derive_component_states
-from .storage import Conflict, Encoded
+from .storage import Encoded
 from .uptime import day_key, record_rt
 from .windows import silenced
 
@@ -369,8 +370,10 @@ def _static_heartbeat(c, heartbeat: dict) -> None:
         log.exception("heartbeat.json to s3://%s failed", c.settings.static_bucket)
 
 
-class SnapshotUnavailable(Exception):
+class SnapshotUnavailable(OutpostError):
     """No snapshot in memory and storage is not answering: the route says 503, not 500."""
+
+    status = 503
 
 
 class PublicCache:

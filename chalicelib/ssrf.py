@@ -12,12 +12,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Callable, Optional, Sequence, Union
+from .errors import OutpostError
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Resolver = Callable[[str], Sequence[str]]        # name -> address strings
 
 
-class Refused(Exception):
+class Refused(OutpostError):
     """The target must not be probed; str() is the reason, safe to show publicly."""
 
 

@@ -24,6 +24,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from . import budget
+from .errors import (Conflict, FeedChanged, IdempotencyTaken, IncidentChanged, OutpostError,
+                     retry_on_conflict)
 from .model import (CheckResult, ComponentState, ComponentStatus, Level,
                     MonitorRegionState, Scope)
 
@@ -35,11 +37,7 @@ RESULTS_TTL_SECONDS = 8 * 24 * 3600     # a week of raw rounds, plus a day of sl
 IDEMPOTENCY_TTL = 24 * 3600             # a retry within a day returns the first result
 
 
-class Conflict(Exception):
-    """Someone else wrote this document first; reload and recompute."""
-
-
-class ItemTooLarge(ValueError):
+class ItemTooLarge(OutpostError, ValueError):
     """An item over DynamoDB's 400 KB limit, refused before the call: AWS would answer with a
     ValidationException, and moto would store it, so tests would never see the failure."""
 
@@ -803,9 +801,9 @@ class Store:
                        idempotency: Optional[tuple[str, str, str, dict]] = None) -> int:
         """Incident, the public feed and the audit entry in one transaction, all or nothing.
 
-        Raises Conflict("incident") when the incident changed since `version`,
-        Conflict("feed") when another incident was written meanwhile (reload and retry), and
-        Conflict("idempotency") when another request took over this idempotency key.
+        Raises IncidentChanged when the incident changed since `version`, FeedChanged when
+        another incident was written meanwhile (reload and retry), and IdempotencyTaken when
+        another request took over this idempotency key.
         """
         from pynamodb.transactions import TransactWrite
         inc = self.StateRow(f"incident#{doc['id']}", doc=_encoded(doc), updated_at=now)
@@ -838,14 +836,14 @@ class Store:
             reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
             failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
             if 0 in failed:
-                raise Conflict("incident") from exc
+                raise IncidentChanged(doc["id"]) from exc
             if 1 in failed:
-                raise Conflict("feed") from exc
+                raise FeedChanged("incident feed") from exc
             if 3 in failed:
-                raise Conflict("idempotency") from exc
+                raise IdempotencyTaken(idempotency[0]) from exc
             if "TransactionConflict" in reasons:
                 # another transaction held one of these items at that instant: just try again
-                raise Conflict("feed") from exc
+                raise FeedChanged("incident feed") from exc
             raise
         return inc.version if version is None else version + 1
 
@@ -934,14 +932,10 @@ class Store:
 
     def save_backup_verified(self, record: dict, now: float) -> None:
         """`backup#last_verified`: the last export that `outpost backup verify` proved."""
-        for _ in range(5):
+        def save() -> None:
             _, version = self._load("backup#last_verified")
-            try:
-                self._save("backup#last_verified", record, version, now)
-                return
-            except Conflict:
-                continue
-        raise Conflict("backup#last_verified")
+            self._save("backup#last_verified", record, version, now)
+        retry_on_conflict(save, what="backup#last_verified", tries=5)
 
     def load_backup_verified(self) -> Optional[dict]:
         return self._load("backup#last_verified", consistent=False)[0]

@@ -21,6 +21,7 @@ import re
 import secrets
 from typing import Any, Optional
 
+from .errors import Conflict, RequestRefused
 from .manage import known_components
 
 log = logging.getLogger("outpost.subscribers")
@@ -32,12 +33,8 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
-class SubscribeError(Exception):
-    def __init__(self, status: int, message: str, field: Optional[str] = None,
-                 retry_after: Optional[int] = None):
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-        self.retry_after = retry_after          # seconds, for a 429 or 503
+class SubscribeError(RequestRefused):
+    """A sign-up or verification refused; `retry_after` in seconds, for a 429 or 503."""
 
 
 def _window_left(now: float, window: float) -> int:
@@ -192,7 +189,6 @@ def _email_id(c, address_hash: str) -> str:
 
 def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]:
     from .notify import filter_policy
-    from .storage import Conflict
     if not c.config.subscribers.email:
         raise SubscribeError(422, "email subscriptions are not offered on this page", "email")
     if len(address) > 254 or not _EMAIL.match(address):

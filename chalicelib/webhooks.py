@@ -24,6 +24,7 @@ from typing import Optional
 from urllib.parse import quote, urlsplit
 
 from . import ssrf
+from .errors import OutpostError
 
 MAX_HEAD = 16_384            # status line and headers; more is not a webhook receiver
 
@@ -51,8 +52,8 @@ def url_problem(url: str, allow_private: bool) -> Optional[str]:
     return None
 
 
-class DeliveryFailed(Exception):
-    pass
+class DeliveryFailed(OutpostError):
+    """No answer from the receiver within the deadline, or one we could not read."""
 
 
 @dataclass(frozen=True)

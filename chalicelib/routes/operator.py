@@ -11,8 +11,8 @@ from typing import Optional
 from chalice import Blueprint, Response
 
 from .. import auth, http, manage, wiring
-from ..apierrors import ApiError
-from ..incidents import ValidationError
+from ..apierrors import ApiError, response_for
+from ..errors import OutpostError
 from ..snapshot import incident_v2, public_id
 
 bp = Blueprint(__name__)
@@ -123,24 +123,8 @@ def operator(scope: Optional[str] = None):
                 request_id = ((req.context or {}).get("requestId") or uuid.uuid4().hex)
                 actor = manage.Actor(key.key_id, request_id)
                 return view(*args, actor=actor, **kwargs)
-            except ApiError as err:
-                return err.response()
-            except ValidationError as err:          # 422, or 413 for a size limit (TooLarge)
-                return ApiError(err.status, err.message, err.field).response()
-            except manage.NotFound as err:
-                return ApiError(404, f"not found: {str(err)[:60]}").response()
-            except manage.PreconditionFailed as err:
-                return ApiError(412, f"version mismatch: the current version is {err.current}",
-                                headers={"ETag": _etag(err.current)}).response()
-            except manage.IdempotencyMismatch:
-                return ApiError(422, "Idempotency-Key was already used with a different body",
-                                "Idempotency-Key").response()
-            except manage.TooBusy as err:
-                return ApiError(409, f"{err}; retry in a moment",
-                                headers={"Retry-After": "1"}).response()
-            except manage.IdempotencyInFlight:
-                return ApiError(409, "a request with this Idempotency-Key is still in flight",
-                                "Idempotency-Key", headers={"Retry-After": "1"}).response()
+            except OutpostError as err:     # every domain error knows its status (errors.py)
+                return response_for(err)
         return handler
     return wrap
 

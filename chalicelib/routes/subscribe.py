@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import json
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response

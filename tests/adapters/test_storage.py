@@ -4,7 +4,8 @@ from moto import mock_aws
 
 from chalicelib.model import (CheckResult, ComponentState, ComponentStatus, ConditionResult, Level,
                               MonitorRegionState, Scope)
-from chalicelib.storage import Conflict, Store
+from chalicelib.errors import Conflict
+from chalicelib.storage import Store
 
 
 @pytest.fixture
