@@ -40,7 +40,9 @@ def damp(state: MonitorRegionState, result: CheckResult, policy: CheckPolicy) ->
         last_checked_at=result.checked_at,
         last_reasons=result.reasons,
         last_response_time_ms=result.response_time_ms,
-        vendor_status=result.vendor_status,
+        # A mirrored vendor status moves with the damped level: a vendor's blip is damped too.
+        vendor_status=(result.vendor_status if Level(result.level) == level
+                       else state.vendor_status),
     )
 
 
