@@ -640,9 +640,13 @@ MIN_INTERVAL_MARGIN = 2.0    # a check's timeout + this must fit in its interval
 def _monitor_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> None:
     """Rules between a monitor's keys: what its kind accepts, and whether its cadence fits."""
     given = [k for k in ("url", "heartbeat", "statuspage") if k in m.nodes]
-    if len(given) != 1:
-        r.fail(m.node, m.key, "give exactly one of url, heartbeat and statuspage"
-                              + (f" (got {', '.join(given)})" if given else ""))
+    if not given:
+        r.fail(m.node, f"{m.key}.url", "required key is missing (or give heartbeat: or "
+                                       "statuspage: instead)")
+        return
+    if len(given) > 1:
+        r.fail(m.node, m.key, f"give exactly one of url, heartbeat and statuspage "
+                              f"(got {', '.join(given)})")
         return
     if given[0] != "url":
         kind = given[0]

@@ -45,7 +45,7 @@ def test_a_statuspage_monitor_keeps_its_vendor_and_component():
     ("      - heartbeat: {every: 1h}\n        url: https://x.example\n",
      "s.yaml:7: components[0].monitors[0]: give exactly one of url, heartbeat and statuspage "
      "(got url, heartbeat)"),
-    ("      - timeout: 2s\n", "give exactly one of url, heartbeat and statuspage"),
+    ("      - timeout: 2s\n", "monitors[0].url: required key is missing (or give heartbeat:"),
     ("      - heartbeat: {grace: 1m}\n", "components[0].monitors[0].heartbeat.every: required"),
     ("      - heartbeat: {every: 1h, often: 2}\n", "unknown key 'often'"),
     ("      - heartbeat: {every: soon}\n", "heartbeat.every: bad duration 'soon'"),
