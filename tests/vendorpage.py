@@ -2,7 +2,7 @@
 
 It serves /api/v2/summary.json as Outpost's own v2 renderer writes it (Statuspage's shape) for a
 small vendor status file, with component statuses the test sets; or misbehaves on demand:
-"down" (503), "garbage" (not JSON), "huge" (a 2 MiB body), "hang" (never answers).
+"down" (503), "garbage" (not JSON), "nested" (JSON nested past any stack), "huge" (a 2 MiB body), "hang" (never answers).
 """
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ components:
   - {id: payments, name: Payments}
   - {id: api, name: Vendor API}
 """
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass            # the checker hanging up on a huge body is the point, not an error
 
 
 class VendorPage:
@@ -50,7 +55,7 @@ class VendorPage:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -68,6 +73,8 @@ class VendorPage:
             return 503, b"<html>Service Unavailable</html>"
         if self.mode == "garbage":
             return 200, b"{\"components\": [oops"
+        if self.mode == "nested":
+            return 200, b"[" * 500_000
         if self.mode == "huge":
             return 200, b'{"components": [' + b" " * (2 << 20) + b"]}"
         return 200, self.summary()

@@ -34,21 +34,23 @@ def probe(monitor: Monitor, ctx: ProbeContext) -> tuple[Observation, Optional[st
     fetch = replace(monitor, url=summary_url(monitor.url), statuspage=False, method="GET",
                     headers=(("Accept", "application/json"),), conditions=())
     obs, error = http.probe(fetch, ctx)
+    body, obs = obs.body, _bare(obs)
     if error:
         return obs, f"vendor status page: {error}", None
     if obs.status_code != 200:
         return obs, f"vendor status page answered HTTP {obs.status_code}", None
     try:
-        doc = json.loads(obs.body or "")
-    except ValueError:
-        return _bare(obs), "vendor status page: not JSON (or over 1 MiB)", None
+        doc = json.loads(body or "")
+    except (ValueError, RecursionError):      # RecursionError: "[[[[..." nested past the stack
+        return obs, "vendor status page: not JSON (or over 1 MiB)", None
     status, problem = vendor_status(doc, monitor.vendor_component)
-    return _bare(obs), problem, status
+    return obs, problem, status
 
 
 def _bare(obs: Observation) -> Observation:
-    """The body stays here: a vendor's document is not ours to store or show."""
-    return replace(obs, body=None, headers={})
+    """What the vendor sent stays here: its document is not ours to store or show, and its
+    certificate is not ours to renew (no expiry heads-ups for it)."""
+    return replace(obs, body=None, headers={}, certificate_expires_in=None)
 
 
 def vendor_status(doc: Any, component: Optional[str]) -> tuple[Optional[str], Optional[str]]:

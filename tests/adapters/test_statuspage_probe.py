@@ -47,7 +47,8 @@ def test_an_unknown_component_name_is_an_error_without_a_status(vendor):
 
 
 @pytest.mark.parametrize("mode, words", [
-    ("down", "answered HTTP 503"), ("garbage", "not JSON"), ("huge", "not JSON (or over 1 MiB)")])
+    ("down", "answered HTTP 503"), ("garbage", "not JSON"), ("nested", "not JSON"),
+    ("huge", "not JSON (or over 1 MiB)")])
 def test_a_vendor_page_that_is_down_garbage_or_huge_gives_no_status(vendor, mode, words):
     vendor.mode = mode
     res = check(vendor.url, "Payments")
