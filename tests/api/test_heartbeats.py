@@ -142,6 +142,14 @@ def test_a_flood_on_one_token_costs_bounded_writes(hb, dynamo_calls):
     assert json.loads(client.http.get(body["path"]).body)["recorded"] is True
 
 
+def test_any_request_body_type_is_accepted_and_ignored(hb):
+    c, client, _ = hb
+    _, body = rotate(c, client)
+    for ctype in ("application/x-www-form-urlencoded", "image/png", "text/plain"):
+        resp = client.http.post(body["path"], body=b"\x00" * 100, headers={"Content-Type": ctype})
+        assert resp.status_code == 200, (ctype, resp.body)
+
+
 def test_bad_status_is_a_400_naming_the_field(hb):
     c, client, _ = hb
     _, body = rotate(c, client)
