@@ -3,6 +3,7 @@ stops beating turns its component red, and a vendor's Statuspage served on 127.0
 component. The operator mints the beat URL with the `outpost` CLI, as the README says."""
 import re
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
