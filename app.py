@@ -9,6 +9,7 @@ from chalicelib.routes import pages
 from chalicelib.routes import checks
 from chalicelib.routes import subscribe
 from chalicelib.routes import reports
+from chalicelib.routes import heartbeats
 from chalicelib.render import v2
 from chalicelib.services import SnapshotUnavailable
 
@@ -21,6 +22,7 @@ app.register_blueprint(pages.bp)
 app.register_blueprint(checks.bp)
 app.register_blueprint(subscribe.bp)
 app.register_blueprint(reports.bp)
+app.register_blueprint(heartbeats.bp)
 c = wiring.container
 
 # A literal is required here; `make package` points the event source at the real stream

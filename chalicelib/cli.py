@@ -300,6 +300,36 @@ def status(obj):
         click.echo(f"checks as of {as_of}")
 
 
+# -- heartbeats -------------------------------------------------------------------------------
+
+@main.group()
+def heartbeat():
+    """Heartbeat (push) monitors: mint or rotate a beat URL, see the last beats."""
+
+
+@heartbeat.command("rotate")
+@click.argument("monitor_id")
+@click.pass_obj
+def heartbeat_rotate(obj, monitor_id):
+    """Mint a new secret beat URL for MONITOR_ID; the old one stops working at once.
+    The URL is shown only this once (Outpost keeps a hash of it)."""
+    api = obj["api"]
+    out = api.manage("POST", f"/heartbeats/{monitor_id}/rotate")
+    click.echo(f"{out['monitor_id']} ({out['component_id']}): new beat URL, shown once:")
+    click.echo(f"  {api.url}{out['path']}")
+    click.echo("Beat with GET or POST; add ?status=fail&msg=... to report a failure.")
+
+
+@heartbeat.command("list")
+@click.pass_obj
+def heartbeat_list(obj):
+    """Every heartbeat monitor, its last beat and the job's last message (private)."""
+    for hb in obj["api"].manage("GET", "/heartbeats"):
+        last = hb["last_beat_at"] or ("never" if hb["has_token"] else "no token yet: rotate it")
+        line = f"{hb['monitor_id']:<24} {hb['state'] or '-':<5} last beat {last}"
+        click.echo(line + (f"  ({hb['message']})" if hb["message"] else ""))
+
+
 # -- keys (DynamoDB directly: IAM is the gate, so the first key can be made) ------------------
 
 def _container(local: bool):
@@ -325,7 +355,7 @@ def keys(obj, local):
 @click.option("--name", required=True)
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="incidents:write, components:write, maintenance:write, subscribers:read, "
-                   "keys:admin; repeatable.")
+                   "keys:admin, heartbeats:write; repeatable.")
 @click.option("--expires", help="Lifetime, e.g. 90d or 12h.")
 @click.pass_obj
 def keys_create(obj, name, scopes, expires):

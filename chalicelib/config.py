@@ -482,9 +482,18 @@ CHECKS = {
     "allowed_networks": Field(_list(_text_where(_network_problem)), default=()),
 }
 
+HEARTBEAT = {
+    "every": Field(_duration(minimum=1.0), required=True),
+    "grace": Field(_duration(), default=0.0),
+}
+
 MONITOR = {
     "id": Field(_matching(r"[a-z0-9_.-]+", "lowercase letters, digits, '_', '-' and '.'")),
-    "url": Field(_text_where(_target_problem), required=True),
+    # Exactly one of url, heartbeat and statuspage (checked in _monitor_rules).
+    "url": Field(_text_where(_target_problem)),
+    "heartbeat": Field(_section(HEARTBEAT, lambda every, grace: (every, grace))),
+    "statuspage": Field(_text_where(_url_problem)),
+    "component": Field(_text),                                     # statuspage: vendor's component
     "timeout": Field(_duration(maximum=60.0), default=5.0),        # a check must finish in a round
     "conditions": Field(_list(_condition, non_empty=True)),        # default: by kind, see below
     "degraded_when": Field(_list(_condition), default=()),
@@ -595,7 +604,7 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
         return None
     built = tuple(
         Component(**{**c.values, "monitors": tuple(
-            Monitor(**m.values) for m in c.values["monitors"])},
+            _monitor(m.values) for m in c.values["monitors"])},
             position=position)
         for position, c in enumerate(components))
     return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
@@ -603,12 +612,28 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
                         operations=top.values["operations"], reports=top.values["reports"])
 
 
+def _monitor(values: dict) -> Monitor:
+    """The Monitor for a clean section: heartbeat and statuspage keys become its fields."""
+    values = dict(values)
+    heartbeat, page = values.pop("heartbeat", None), values.pop("statuspage", None)
+    vendor_component = values.pop("component", None)
+    if heartbeat is not None:
+        values.update(url="", every=heartbeat[0], grace=heartbeat[1])
+    if page is not None:
+        values.update(url=page.rstrip("/"), statuspage=True, vendor_component=vendor_component)
+    return Monitor(**values)
+
+
 # What each check kind is judged on when the monitor does not say.
 _DEFAULT_CONDITIONS = {
     "http": ("[STATUS] == 200",), "tcp": ("[CONNECTED] == true",),
     "dns": ("[DNS_RCODE] == NOERROR",),
     "tls": ("[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"),
+    "heartbeat": (), "statuspage": (),      # judged by their beats / the vendor, not conditions
 }
+# Keys each kind without a url of its own accepts (besides id); the rest are refused.
+_KIND_KEYS = {"heartbeat": {"heartbeat"},
+              "statuspage": {"statuspage", "component", "timeout", "interval"}}
 _ONLY_FOR = {"method": "http", "headers": "http", "body": "http", "max_redirects": "http",
              "nameserver": "dns"}
 MAX_REDIRECTS = 5
@@ -617,6 +642,27 @@ MIN_INTERVAL_MARGIN = 2.0    # a check's timeout + this must fit in its interval
 
 def _monitor_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> None:
     """Rules between a monitor's keys: what its kind accepts, and whether its cadence fits."""
+    given = [k for k in ("url", "heartbeat", "statuspage") if k in m.nodes]
+    if not given:
+        r.fail(m.node, f"{m.key}.url", "required key is missing (or give heartbeat: or "
+                                       "statuspage: instead)")
+        return
+    if len(given) > 1:
+        r.fail(m.node, m.key, f"give exactly one of url, heartbeat and statuspage "
+                              f"(got {', '.join(given)})")
+        return
+    if given[0] != "url":
+        kind = given[0]
+        for name, node in m.nodes.items():
+            if name != "id" and name not in _KIND_KEYS[kind]:
+                r.fail(node, f"{m.key}.{name}", f"does not apply to {kind} monitors "
+                                                f"(they take {', '.join(sorted(_KIND_KEYS[kind]))})")
+        if m.values.get("conditions") is None and "conditions" in m.values:
+            m.values["conditions"] = ()
+        _cadence_rules(r, m, checks)
+        return
+    if "component" in m.nodes:
+        r.fail(m.nodes["component"], f"{m.key}.component", "only applies to statuspage monitors")
     url = m.values.get("url")
     if url is None:
         return
@@ -640,6 +686,11 @@ def _monitor_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> No
                f"at most {MAX_REDIRECTS} redirects are followed")
     if m.values.get("body") is not None and m.values.get("method") in ("GET", "HEAD"):
         r.fail(m.nodes["body"], f"{m.key}.body", "a request body needs method: POST")
+    _cadence_rules(r, m, checks)
+
+
+def _cadence_rules(r: _Reader, m: _Section, checks: Optional[CheckPolicy]) -> None:
+    """Whether a monitor's interval fits the round (and its timeout fits the interval)."""
     interval, timeout = m.values.get("interval"), m.values.get("timeout")
     if interval is None or checks is None:
         return

@@ -52,7 +52,7 @@ class CheckPolicy:
 @dataclass(frozen=True)
 class Monitor:
     id: str                         # stable within the page: "<component id>.<index>" unless named
-    url: str
+    url: str = ""                   # the target; a third-party monitor's is the vendor's page
     timeout: float = 5.0            # seconds, hard limit for the whole check
     conditions: tuple[str, ...] = ("[STATUS] == 200",)
     degraded_when: tuple[str, ...] = ()
@@ -62,10 +62,19 @@ class Monitor:
     max_redirects: int = 5                       # 0: report the 3xx itself
     interval: Optional[float] = None             # seconds; None: the round's (checks.interval)
     nameserver: Optional[str] = None             # DNS checks: "ip" or "ip:port"; None: system's
+    every: Optional[float] = None                # heartbeat: seconds between expected beats
+    grace: float = 0.0                           # heartbeat: slack after `every` before failing
+    statuspage: bool = False                     # third-party: `url` is a vendor's Statuspage
+    vendor_component: Optional[str] = None       # third-party: one vendor component (by name)
 
     @property
     def kind(self) -> str:
-        """http, tcp, dns or tls: which probe runs it (https is http over TLS)."""
+        """http, tcp, dns, tls, heartbeat or statuspage: which probe runs it (https is http
+        over TLS; a heartbeat is judged from the beats it was sent, not probed)."""
+        if self.every is not None:
+            return "heartbeat"
+        if self.statuspage:
+            return "statuspage"
         scheme = self.url.split(":", 1)[0].lower()
         return "http" if scheme in ("http", "https") else scheme
 
@@ -167,6 +176,12 @@ class CheckResult:
     status_code: Optional[int] = None
     error: Optional[str] = None     # transport failure text (timeout, refused, blocked)
     conditions: tuple[ConditionResult, ...] = ()
+    # What a third-party monitor read from the vendor's page (a ComponentStatus value); None
+    # when the page could not be read, which is no news rather than an outage.
+    vendor_status: Optional[str] = None
+    # The presented certificate's notAfter (epoch seconds), for the operators' private
+    # heads-ups (chalicelib.expiry); never published.
+    certificate_expires_at: Optional[float] = None
 
     @property
     def reasons(self) -> list[str]:
@@ -189,6 +204,7 @@ class MonitorRegionState:
     # Response-time histograms for today and yesterday (chalicelib.uptime): {day: {bucket: n}}.
     # Kept with the view because the view is written every round anyway: no extra write.
     rt_days: dict = field(default_factory=dict)
+    vendor_status: Optional[str] = None              # third-party: the vendor's latest status
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,29 @@ def user_agent(page_url: str, region: str) -> str:
     return f"Outpost/{__version__} (+{page_url}; region={region})"
 
 
+# How a mirrored vendor status counts as a check (the page shows the vendor's status itself).
+_VENDOR_LEVEL = {"operational": Level.OK, "under_maintenance": Level.OK,
+                 "degraded_performance": Level.DEGRADED, "partial_outage": Level.FAIL,
+                 "major_outage": Level.FAIL}
+
+
 def evaluate(monitor: Monitor, obs: Observation, error: Optional[str], region: str,
-             checked_at: float) -> CheckResult:
-    """Pure: the verdict on one observation."""
+             checked_at: float, vendor_status: Optional[str] = None) -> CheckResult:
+    """The verdict on one observation: pure but for the wall clock, which turns the probe's
+    "certificate expires in" back into the notAfter it was measured from."""
     conds = tuple(_compiled(c).evaluate(obs) for c in monitor.conditions)
+    expires_at = None
+    if obs.certificate_expires_in is not None:
+        # notAfter itself (whole seconds), the same every round, so it names the certificate.
+        expires_at = float(round(time.time() + obs.certificate_expires_in))
+    if vendor_status is not None and not error:
+        level = _VENDOR_LEVEL[vendor_status]
+        return CheckResult(
+            monitor_id=monitor.id, region=region, checked_at=checked_at, level=level,
+            response_time_ms=obs.response_time_ms, status_code=obs.status_code,
+            error=None if level == Level.OK else "the vendor reports "
+            + vendor_status.replace("_", " "),
+            vendor_status=vendor_status, certificate_expires_at=expires_at)
     if error or not all(c.success for c in conds):
         level = Level.FAIL
     else:
@@ -48,7 +67,7 @@ def evaluate(monitor: Monitor, obs: Observation, error: Optional[str], region: s
     return CheckResult(
         monitor_id=monitor.id, region=region, checked_at=checked_at, level=level,
         response_time_ms=obs.response_time_ms, status_code=obs.status_code, error=error,
-        conditions=conds,
+        conditions=conds, certificate_expires_at=expires_at,
     )
 
 
@@ -86,13 +105,15 @@ class Prober:
             return evaluate(monitor, Observation(), f"unsupported check kind {monitor.kind!r}",
                             region, checked_at)
         module = importlib.import_module(kind, __package__)
-        obs, error = module.probe(monitor, self._context(region))
-        return evaluate(monitor, obs, error, region, checked_at)
+        # (observation, error), or for a third-party monitor (..., the vendor's status)
+        obs, error, *vendor = module.probe(monitor, self._context(region))
+        return evaluate(monitor, obs, error, region, checked_at, *vendor)
 
 
 HttpProber = Prober          # the foundation's name, kept for callers that still use it
 # Each kind's module is imported on first use: dnspython stays out of a cold start without DNS.
-_KINDS = {"http": ".probes.http", "tcp": ".probes.tcp", "dns": ".probes.dns", "tls": ".probes.tls"}
+_KINDS = {"http": ".probes.http", "tcp": ".probes.tcp", "dns": ".probes.dns", "tls": ".probes.tls",
+          "statuspage": ".probes.statuspage"}
 
 
 def run_checks(prober: Prober, jobs: Iterable[tuple[Monitor, str]],

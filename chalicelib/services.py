@@ -10,6 +10,7 @@ from typing import Collection, Iterable, Optional
 from . import reporting
 from .checker import CREDIT_ROUNDS, attach_history, store_closed_days
 from .errors import Conflict, OutpostError
+from .expiry import send_heads_ups
 from .history import is_stale, mark_stale, overlay
 from .model import ComponentState, Level, MonitorRegionState
 from .snapshot import build_snapshot
@@ -50,7 +51,27 @@ def probe_round(c, regions: tuple[str, ...], monitor_ids: Optional[Collection[st
     if unknown:
         raise ValueError(f"regions {unknown} are not in checks.regions {list(cfg.checks.regions)}")
     monitors = [m for _, m in cfg.monitors() if monitor_ids is None or m.id in monitor_ids]
-    return run_checks(c.prober, [(m, r) for r in regions for m in monitors])
+    probed = [m for m in monitors if m.kind != "heartbeat"]
+    results = run_checks(c.prober, [(m, r) for r in regions for m in probed])
+    pushed = [m for m in monitors if m.kind == "heartbeat"]
+    if pushed and not c.settings.checker_only:
+        # Not regional: the home region judges each heartbeat once, as its first region.
+        results += judge_heartbeats(c, pushed, regions[0])
+    return results
+
+
+def judge_heartbeats(c, monitors: list, region: str) -> list:
+    """The round's verdicts on heartbeat monitors, from their stored beats (two BatchGetItems).
+    A failed read gives no verdicts, not failures: after three rounds the page says unknown."""
+    from .heartbeats import judge
+    try:
+        beats = c.heartbeat_store.beats([m.id for m in monitors])
+    except Exception:                             # noqa: BLE001 - no data is not an outage
+        log.exception("could not read heartbeats; judging none this round")
+        return []
+    now = c.clock()
+    out = [judge(m, beats.get(m.id), now, region) for m in monitors]
+    return [r for r in out if r is not None]
 
 
 def record_round(c, regions: tuple[str, ...], round_at: float, results: list) -> RoundReport:
@@ -62,6 +83,8 @@ def record_round(c, regions: tuple[str, ...], round_at: float, results: list) ->
     for region in regions:
         store.put_results(region, round_at, by_region[region])
         _fold_region(c, region, by_region[region])
+    if results and not c.settings.checker_only:
+        send_heads_ups(c, results)       # private, never raises; the fence makes it once
     if c.settings.checker_only:
         # A checker stage in another region: its views are saved; the home region's next round
         # derives the page from them. One writer for the page, and no snapshot per region-round.
@@ -75,6 +98,10 @@ def record_round(c, regions: tuple[str, ...], round_at: float, results: list) ->
 def _fold_region(c, region: str, results: list) -> None:
     """Apply this round to the region's damped views; a concurrent round means reload and redo."""
     policy, tz = c.config.checks, c.config.page.time_zone
+    # A vendor page that could not be read says nothing about the vendor: no observation, so
+    # the mirrored status holds and turns unknown after three rounds, never a made-up outage.
+    mirrors = {m.id for _, m in c.config.monitors() if m.kind == "statuspage"}
+    results = [r for r in results if r.monitor_id not in mirrors or r.vendor_status is not None]
     for _ in range(MAX_CONFLICT_RETRIES):
         views, version = c.store.load_region_views([region])[region]
         new_views = dict(views)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Mapping, Optional
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .incidents import component_overrides, impact, sort_newest_first, worst_impact
@@ -85,6 +86,9 @@ def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], n
             "automatic_status": automatic.value,
             "overridden": comp.id in overrides,
         }
+        vendors = [urlsplit(m.url).hostname for m in comp.monitors if m.kind == "statuspage"]
+        if vendors:          # a third-party component: the page names whose status it mirrors
+            extras[cid]["third_party"] = vendors[0]
     for name, g in groups.items():
         children = g["children"]
         rows[g["row_index"]] = _group_row(g["id"], name, children, pid, tz)

@@ -40,6 +40,9 @@ def damp(state: MonitorRegionState, result: CheckResult, policy: CheckPolicy) ->
         last_checked_at=result.checked_at,
         last_reasons=result.reasons,
         last_response_time_ms=result.response_time_ms,
+        # A mirrored vendor status moves with the damped level: a vendor's blip is damped too.
+        vendor_status=(result.vendor_status if Level(result.level) == level
+                       else state.vendor_status),
     )
 
 
@@ -104,20 +107,33 @@ def derive_component_states(
     """
     out: dict[str, ComponentState] = {}
     for comp in components:
-        levels, scopes, reasons, checked = [], [], [], []
+        levels, scopes, reasons, checked, mirrored = [], [], [], [], []
+        short = False                    # fewer regions than needed report on some monitor
         for mon in comp.monitors:
             per_region = [views.get(region, {}).get(mon.id) for region in policy.regions]
+            total, quorum = len(policy.regions), policy.quorum
+            if mon.kind == "heartbeat":
+                # Not regional: the home region's one judgement, whichever region it filed under.
+                per_region, total, quorum = [_freshest(per_region)], 1, 1
             fresh = stale_after(mon, policy)
-            scope = monitor_scope(per_region, len(policy.regions), now, fresh)
+            scope = monitor_scope(per_region, total, now, fresh)
             scopes.append(scope)
-            levels.append(monitor_level(scope, policy.quorum))
+            short = short or scope.reporting < quorum
+            levels.append(monitor_level(scope, quorum))
+            if mon.kind == "statuspage":
+                mirrored.append(_mirrored(per_region, levels[-1], now, fresh))
             for view in per_region:
                 if view and view.last_checked_at is not None:
                     checked.append(view.last_checked_at)
                 if is_reporting(view, now, fresh) and view.level != Level.OK:
                     reasons.extend(r for r in view.last_reasons if r not in reasons)
         status = component_status(levels)
-        unknown = any(s.reporting < policy.quorum for s in scopes)
+        if mirrored:
+            # Third-party: the vendor's own words, not our count of failing monitors; any
+            # monitor of our own on the component can only make it look worse.
+            own = [lv for mon, lv in zip(comp.monitors, levels) if mon.kind != "statuspage"]
+            status = worst(mirrored + ([component_status(own)] if own else []))
+        unknown = short
         prev = previous.get(comp.id)
         if (prev and unknown and prev.status != ComponentStatus.MAINTENANCE
                 and _SEVERITY[status] < _SEVERITY[prev.status]):
@@ -136,6 +152,25 @@ def derive_component_states(
             unknown=unknown,
         )
     return out
+
+
+_LEVEL_STATUS = {Level.OK: ComponentStatus.OPERATIONAL, Level.DEGRADED: ComponentStatus.DEGRADED,
+                 Level.FAIL: ComponentStatus.MAJOR}
+
+
+def _freshest(views: list) -> Optional[MonitorRegionState]:
+    live = [v for v in views if v and v.last_checked_at is not None]
+    return max(live, key=lambda v: v.last_checked_at) if live else None
+
+
+def _mirrored(views: list, level: Level, now: float, fresh: float) -> ComponentStatus:
+    """A third-party monitor's status: the vendor's latest, from a reporting region whose
+    damped level agrees with the quorum's (so damping and quorum still apply to it)."""
+    agreeing = [v for v in views if is_reporting(v, now, fresh) and v.level == level
+                and v.vendor_status]
+    if not agreeing:
+        return _LEVEL_STATUS[level]
+    return ComponentStatus(max(agreeing, key=lambda v: v.last_checked_at).vendor_status)
 
 
 def _component_scope(scopes: list[Scope], total: int) -> Scope:

@@ -129,6 +129,15 @@ class Container:
         return self._get("store", build)
 
     @property
+    def heartbeat_store(self):
+        """Heartbeat tokens and beats (in the reports table: no stream to wake)."""
+        def build():
+            from .heartbeat_store import HeartbeatStore
+            s = self.settings
+            return HeartbeatStore(s.reports_table, s.aws_region, s.dynamodb_host)
+        return self._get("heartbeat_store", build)
+
+    @property
     def prober(self):
         def build():
             from .probe import Prober

@@ -102,6 +102,7 @@ def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
         "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid)),
         "chart": charts.response_chart((extra.get("response_times") or {}).get(cid)),
         "reported": reported(extra, cid, row.get("name") or ""),
+        "third_party": mine.get("third_party"),      # the vendor's host, or None
     }
 
 
