@@ -24,8 +24,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .errors import OutpostError
-from .model import (CheckPolicy, Component, MaintenanceWindow, Monitor, Operations, Page, Place,
-                    ReportPolicy, StatusConfig, SubscriberPolicy)
+from .model import (AutoReply, BlueskyAccount, CheckPolicy, Component, MaintenanceWindow,
+                    MastodonAccount, Monitor, Operations, Page, Place, ReportPolicy, SocialPolicy,
+                    StatusConfig, SubscriberPolicy, XAccount)
 
 DOCUMENT = "<document>"   # the key named in problems about the file as a whole
 
@@ -558,6 +559,100 @@ REPORTS = {
     "global_per_hour": Field(_integer(1), default=ReportPolicy.global_per_hour),
 }
 
+# --- social: the official accounts (README, "Official accounts") ------------------------------
+# Secrets never sit in the status file: a key names the environment variable that holds one
+# (`token_env: OUTPOST_MASTODON_TOKEN`), or, as DESIGN.md writes it, is exactly `${VARIABLE}`.
+# Either way only the variable's *name* is kept; the delivery worker reads the value when it
+# posts, so the page, the checker and `outpost doctor` load the file without the secret.
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_env_name = _matching(_ENV_NAME.pattern, "an environment variable name such as OUTPOST_TOKEN")
+
+
+def _secret_reference(r: _Reader, node: Node, key: str) -> Any:
+    """`${NAME}` as written (not substituted): the name of the variable holding a secret."""
+    if not (isinstance(node, ScalarNode) and node.tag == _TAG + "str"):
+        return r.wrong_type(node, key, "${VARIABLE}")
+    m = re.fullmatch(r"\$\{(" + _ENV_NAME.pattern + r")\}", node.value.strip())
+    if m is None:
+        return r.fail(node, key, "secrets are not written in the status file: write "
+                                 "${VARIABLE} (or use the *_env key) and set the variable")
+    return m.group(1)
+
+
+def _with_secret(schema: dict, build, secret: str, env_key: str) -> Converter:
+    """A section with one secret given as `secret: ${VAR}` or `env_key: VAR` (not both)."""
+    def convert(r: _Reader, node: Node, key: str) -> Any:
+        section = _section(schema)(r, node, key)
+        if section is _BAD or not section.complete:
+            return _BAD
+        values = dict(section.values)
+        ref = values.pop(secret, None)
+        if ref is not None and env_key in section.nodes:
+            return r.fail(section.nodes[secret], f"{key}.{secret}",
+                          f"give {secret} or {env_key}, not both")
+        if ref is not None:
+            values[env_key] = ref
+        elif values.get(env_key) is None:
+            values.pop(env_key, None)          # the dataclass's default variable name
+        return build(**values)
+    return convert
+
+
+def _keyword(r: _Reader, node: Node, key: str) -> Any:
+    value = _text(r, node, key)
+    if value is not _BAD and len(value) > 40:
+        return r.fail(node, key, "a keyword is at most 40 characters")
+    return value if value is _BAD else " ".join(value.lower().split())
+
+
+MASTODON = {
+    "instance": Field(_text_where(_url_problem), required=True),
+    "account": Field(_matching(r"[A-Za-z0-9_]{1,30}", "the username, without @ or the host"),
+                     required=True),
+    "token": Field(_secret_reference),
+    "token_env": Field(_env_name),
+    "max_characters": Field(_integer(200), default=MastodonAccount.max_characters),
+}
+
+BLUESKY = {
+    "handle": Field(_matching(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z0-9-]+",
+                              "a handle such as acme.bsky.social (without @)"), required=True),
+    "app_password": Field(_secret_reference),
+    "app_password_env": Field(_env_name),
+    "service": Field(_text_where(_url_problem), default=BlueskyAccount.service),
+}
+
+X_ACCOUNT = {
+    "handle": Field(_matching(r"[A-Za-z0-9_]{1,15}", "the handle without @"), required=True),
+}
+
+AUTO_REPLY = {
+    "enabled": Field(_boolean, default=AutoReply.enabled),
+    "keywords": Field(_list(_keyword, non_empty=True), default=AutoReply.keywords),
+    "per_hour": Field(_integer(1), default=AutoReply.per_hour),
+    "page_size": Field(_integer(1), default=AutoReply.page_size),
+}
+
+
+def _auto_reply(r: _Reader, node: Node, key: str) -> Any:
+    """`auto_reply: true|false` (DESIGN.md's short form), or a mapping with the details."""
+    if isinstance(node, ScalarNode) and node.tag == _TAG + "bool":
+        return AutoReply(enabled=_boolean(r, node, key))
+    value = _section(AUTO_REPLY, AutoReply)(r, node, key)
+    if value is not _BAD and value.page_size > 80:
+        return r.fail(node, f"{key}.page_size", "at most 80 (one request's page)")
+    return value
+
+
+SOCIAL = {
+    "mastodon": Field(_with_secret(MASTODON, MastodonAccount, "token", "token_env")),
+    "bluesky": Field(_with_secret(BLUESKY, BlueskyAccount, "app_password", "app_password_env")),
+    "x": Field(_section(X_ACCOUNT, XAccount)),
+    "auto_reply": Field(_auto_reply, default=AutoReply()),
+}
+
+
 TOP = {
     "page": Field(_section(PAGE, Page), required=True),
     "checks": Field(_section(CHECKS)),
@@ -566,6 +661,7 @@ TOP = {
     "subscribers": Field(_section(SUBSCRIBERS, SubscriberPolicy), default=SubscriberPolicy()),
     "operations": Field(_section(OPERATIONS, Operations), default=Operations()),
     "reports": Field(_section(REPORTS, ReportPolicy), default=ReportPolicy()),
+    "social": Field(_section(SOCIAL, SocialPolicy), default=SocialPolicy()),
 }
 
 
@@ -609,7 +705,8 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
         for position, c in enumerate(components))
     return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
                         maintenance=windows, subscribers=top.values["subscribers"],
-                        operations=top.values["operations"], reports=top.values["reports"])
+                        operations=top.values["operations"], reports=top.values["reports"],
+                        social=top.values["social"])
 
 
 def _monitor(values: dict) -> Monitor:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Optional
 
-from . import __version__, deliveries
+from . import __version__, deliveries, social
 from .deliveries import Delivery
 from .audience import wants
 from .errors import Conflict, QueueFailed
@@ -138,6 +138,8 @@ def process(c, body: str) -> str:
         return "early"
     if d.kind == "fanout":
         return f"fanned out {_fan_out(c, d)}"
+    if d.kind == "social":                       # the official accounts (chalicelib/social.py)
+        return social.process(c, d)
     sub = c.store.get_subscriber(d.sub)
     if sub is None or sub.get("kind") != "webhook":
         return "gone"                            # erased: nothing to deliver to

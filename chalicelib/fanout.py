@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Callable, Optional
 
-from . import outbox
+from . import outbox, social
 from .errors import Busy, retry_on_conflict
 from .render import messages
 from .snapshot import incident_v2, public_id
@@ -110,6 +110,9 @@ def _deliver_incident(c, event: outbox.Event) -> int:
         message, subject, list(event.components), event.sms_worthy, event.kind))
     payload = messages.webhook_payload(snap["page"], snap["status"], v2, None, docs)
     sent += _enqueue_webhooks(c, event.id, event.components, _incident_bodies(payload, update))
+    if cfg.social.posting:                      # the official accounts: one post per platform
+        sent += once(c, f"{event.id}#social",
+                     lambda: social.enqueue_update(c, event, v2, update) and "queued")
     if event.first and (event.incident.get("metadata") or {}).get("auto"):
         sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
             f"[{cfg.page.name}] Auto-incident opened: {event.incident['name']}",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import budget
+from .mentions import schedule_polls
 from . import incidents as core
 from .snapshot import public_id
 from .errors import (Conflict, FeedChanged, IdempotencyInFlight, IdempotencyMismatch,
@@ -245,7 +246,8 @@ def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None
     for name, task in (("maintenance", lambda: advance_maintenance(c, actor)),
                        ("nudges", lambda: nudge_quiet_incidents(c)),
                        ("component updates", lambda: flush_component_updates(c)),
-                       ("report spikes", lambda: sweep_reports(c))):
+                       ("report spikes", lambda: sweep_reports(c)),
+                       ("social mentions", lambda: schedule_polls(c))):
         if time_left is not None and time_left() < reserve:
             log.warning("housekeeping stopped before %s: %.1fs left", name, time_left())
             break

@@ -144,6 +144,80 @@ class ReportPolicy:
 
 
 @dataclass(frozen=True)
+class MastodonAccount:
+    """The official Mastodon account. The token is never in the status file: `token_env` names
+    the environment variable that holds it (read by the delivery worker at send time)."""
+    instance: str                                # https://mastodon.example
+    account: str                                 # the username: the profile is instance/@account
+    token_env: str = "OUTPOST_MASTODON_TOKEN"
+    max_characters: int = 500                    # the instance's limit (500 unless it says more)
+
+    @property
+    def profile(self) -> str:
+        return f"{self.instance.rstrip('/')}/@{self.account}"
+
+
+@dataclass(frozen=True)
+class BlueskyAccount:
+    """The official Bluesky account; its app password comes from `app_password_env`."""
+    handle: str                                  # acme.bsky.social
+    app_password_env: str = "OUTPOST_BLUESKY_APP_PASSWORD"
+    service: str = "https://bsky.social"         # the account's PDS (tests: 127.0.0.1)
+
+    @property
+    def profile(self) -> str:
+        return f"https://bsky.app/profile/{self.handle}"
+
+
+@dataclass(frozen=True)
+class XAccount:
+    """Listed on the page only: posting to X needs a paid API tier, which Outpost does not use."""
+    handle: str
+
+    @property
+    def profile(self) -> str:
+        return f"https://x.com/{self.handle}"
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    """Answering mentions during an open incident with the page's link (off by default)."""
+    enabled: bool = False
+    keywords: tuple[str, ...] = ("down", "outage", "not working", "broken", "error", "status",
+                                 "just me", "slow")
+    per_hour: int = 60                           # replies in all, per platform per hour
+    page_size: int = 40                          # notifications read per poll (one request)
+
+
+@dataclass(frozen=True)
+class SocialPolicy:
+    """The one official identity (status file `social:`)."""
+    mastodon: Optional[MastodonAccount] = None
+    bluesky: Optional[BlueskyAccount] = None
+    x: Optional[XAccount] = None
+    auto_reply: AutoReply = AutoReply()
+
+    @property
+    def posting(self) -> tuple[str, ...]:
+        """The platforms Outpost posts updates to."""
+        return tuple(name for name in ("mastodon", "bluesky") if getattr(self, name))
+
+    def accounts(self) -> tuple[tuple[str, str, str, bool], ...]:
+        """(platform, account name, profile URL, whether Outpost posts updates there) of every
+        official account, for the page."""
+        out = []
+        if self.mastodon:
+            host = self.mastodon.instance.split("://", 1)[-1].rstrip("/")
+            out.append(("Mastodon", f"@{self.mastodon.account}@{host}", self.mastodon.profile,
+                        True))
+        if self.bluesky:
+            out.append(("Bluesky", f"@{self.bluesky.handle}", self.bluesky.profile, True))
+        if self.x:
+            out.append(("X", f"@{self.x.handle}", self.x.profile, False))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     page: Page
     checks: CheckPolicy
@@ -153,6 +227,7 @@ class StatusConfig:
     subscribers: SubscriberPolicy = SubscriberPolicy()
     operations: Operations = Operations()
     reports: ReportPolicy = ReportPolicy()
+    social: SocialPolicy = SocialPolicy()
 
     def monitors(self) -> list[tuple[Component, Monitor]]:
         return [(c, m) for c in self.components for m in c.monitors]

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import reports as core
+from . import mentions, reports as core
 from .manage import known_components, republish
 from .reports import ReportError
 from .snapshot import iso_ms, public_id
@@ -187,6 +187,7 @@ def _send_alert(c, key: str, spike: dict, tally: core.Tally) -> Optional[str]:
              "Post an incident": f"{base}/api/v1/pages/{cfg.page.id}/incidents"}
     subject, text = core.alert(cfg.page.name, _name(c, key), tally, spike.get("usual", 0.0),
                                cfg.reports, checks, links)
+    text += mentions.alert_line(c, c.clock())     # the second user signal, when it is on
     return c.notifier.publish_operator(subject, text)
 
 

@@ -35,7 +35,7 @@ class StaticObject(NamedTuple):
 
 
 def static_objects(snapshot: dict, now: float,
-                   social_url: Optional[str] = None) -> list[StaticObject]:
+                   social_url: Optional[str] = None, accounts=()) -> list[StaticObject]:
     """Everything the public API serves, rendered from `snapshot` as of `now` (for staleness)."""
     from .render import badges, feeds, html, v2
     from .render.common import is_stale, outpost
@@ -43,7 +43,8 @@ def static_objects(snapshot: dict, now: float,
     stale = is_stale(snapshot, now)
     # The copy is rewritten only when the page changes: its script reads the newest check
     # time from heartbeat.json (StaticPublisher.beat) before it calls the page stale.
-    index = html.render_index(snapshot, stale, social_url=social_url, heartbeat=HEARTBEAT_KEY)
+    index = html.render_index(snapshot, stale, social_url=social_url, heartbeat=HEARTBEAT_KEY,
+                              accounts=accounts)
     out = [StaticObject("index.html", index, HTML),
            StaticObject("history.atom", feeds.render_atom(snapshot), "application/atom+xml"),
            StaticObject("history.rss", feeds.render_rss(snapshot), "application/rss+xml"),
@@ -163,4 +164,5 @@ def publish_static(c, snapshot: dict) -> Optional[dict]:
     if not publisher.bucket:
         return None
     return publisher.publish(static_objects(snapshot, c.clock(),
-                                            c.config.operations.social_url))
+                                            c.config.operations.social_url,
+                                            c.config.social.accounts()))

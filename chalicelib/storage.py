@@ -701,6 +701,12 @@ class Store:
             actions=[Path([name]).add(1) for name in attributes]
             + [self.ReportRow.expires_at.set(_at(expires))])
 
+    def add_to_counter(self, bucket: int, attribute: str, n: int, expires: float) -> None:
+        """Add n to one counter attribute of the bucket's item (ADD; chalicelib/mentions.py)."""
+        from pynamodb.expressions.operand import Path
+        self.ReportRow("bucket", bucket).update(
+            actions=[Path([attribute]).add(n), self.ReportRow.expires_at.set(_at(expires))])
+
     def report_window(self, first: int, last: int) -> dict[int, dict[str, int]]:
         """Counter items of the buckets first..last (one Query): bucket -> {attribute: count}."""
         conn = self.ReportRow._get_connection()

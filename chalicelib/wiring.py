@@ -186,6 +186,15 @@ class Container:
         return self._get("key_guard", build)
 
     @property
+    def social_posters(self):
+        """Clients of the official accounts (chalicelib/social_clients.py). Only the delivery
+        worker builds them: atproto alone takes about 2 s to import."""
+        def build():
+            from .social_clients import Posters
+            return Posters(self.env, self.settings.webhook_deadline)
+        return self._get("social_posters", build)
+
+    @property
     def static_publisher(self):
         def build():
             from .static_copy import StaticPublisher

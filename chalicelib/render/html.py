@@ -55,13 +55,13 @@ def _favicon(tone: str) -> Markup:
 
 
 def render_index(snapshot: dict, stale: bool, social_url: Optional[str] = None,
-                 heartbeat: Optional[str] = None) -> bytes:
+                 heartbeat: Optional[str] = None, accounts=()) -> bytes:
     """The status page. Every copy of it (the API's, the S3 copy, whatever a CDN or a browser
     keeps under stale-while-revalidate/stale-if-error) outlives the moment it was rendered, so
     unless it is already stale it carries both the live and the "unknown" view and a few lines
     of script that switch to the latter once its data is older than the staleness limit
     (readers without JS still see the "as of" time next to every status)."""
-    ctx = view.index(snapshot, stale, social_url)
+    ctx = view.index(snapshot, stale, social_url, accounts)
     extra = ctx["extra"]
     return _render("index.html", root="", self_aging=True, **ctx,
                    favicon=_favicon(ctx["banner"]["tone"]), stale_favicon=_favicon("unknown"),

@@ -15,7 +15,7 @@ HISTORY_PAGE_SIZE = 10
 PAST_ON_INDEX = 5
 
 
-def page_info(snapshot: dict, social_url: Optional[str] = None) -> dict:
+def page_info(snapshot: dict, social_url: Optional[str] = None, accounts=()) -> dict:
     page = snapshot.get("page") or {}
     extra = common.outpost(snapshot)
     return {"name": page.get("name") or "Status", "url": page.get("url") or "",
@@ -24,6 +24,7 @@ def page_info(snapshot: dict, social_url: Optional[str] = None) -> dict:
             "service_hosted_on": common.place(extra.get("service_hosted_on")),
             "regions": list(extra.get("regions") or ()), "quorum": extra.get("quorum"),
             "social": _social(social_url),
+            "accounts": _accounts(accounts),
             "last_verified_backup": common.human_time(extra.get("last_verified_backup"),
                                                       page.get("time_zone") or "Etc/UTC")
             if extra.get("last_verified_backup") else None}
@@ -35,6 +36,17 @@ def _social(url: Optional[str]) -> Optional[dict]:
     if not url.lower().startswith(("https://", "http://")):
         return None
     return {"url": url, "name": url.split("://", 1)[1].rstrip("/")}
+
+
+def _accounts(accounts) -> dict:
+    """The official accounts (status file `social:`): listed with rel="me", and the platforms
+    where updates are posted, in words for "About this page"."""
+    listed = [{"platform": p, "name": n, "url": u} for p, n, u, _ in accounts
+              if str(u).lower().startswith(("https://", "http://"))]
+    posting = [p for p, _, _, posts in accounts if posts]
+    return {"listed": listed,
+            "posting": " and ".join([", ".join(posting[:-1]), posting[-1]] if len(posting) > 1
+                                    else posting)}
 
 
 def banner(snapshot: dict, stale: bool) -> dict:
@@ -173,8 +185,8 @@ def incident(item: dict, tz: str) -> dict:
     }
 
 
-def index(snapshot: dict, stale: bool, social_url: Optional[str] = None) -> dict:
-    page = page_info(snapshot, social_url)
+def index(snapshot: dict, stale: bool, social_url: Optional[str] = None, accounts=()) -> dict:
+    page = page_info(snapshot, social_url, accounts)
     tz = page["time_zone"]
     incidents = snapshot.get("incidents") or []
     maintenances = snapshot.get("scheduled_maintenances") or []

@@ -85,8 +85,9 @@ def _html_not_found() -> Response:
 def index():
     from ..render import html
     # The social link comes from the status file, fixed for the life of this process.
-    social = c.config.operations.social_url
-    return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social), HTML,
+    social, accounts = c.config.operations.social_url, c.config.social.accounts()
+    return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social,
+                                                            accounts=accounts), HTML,
                   history=True)
 
 
