@@ -318,7 +318,9 @@ def test_is_it_just_me_forms_without_javascript_make_a_spike_on_the_real_stack(b
                 return resp.read().decode()
         sentence = "3 people reported problems with API in the last 30 minutes"
         wait_for(lambda: sentence in page_text(), 30, "the count on the page")
-        body = fetch(stack.url + "/api/v2/summary.json")
+        # summary.json is cached at the edge like the page (max-age 15, as at CloudFront)
+        body = wait_for(lambda: (lambda b: b if b["outpost"]["reports"] else None)(
+            fetch(stack.url + "/api/v2/summary.json")), 30, "the count in summary.json")
         api_id = next(c["id"] for c in body["components"] if c["name"] == "API")
         assert body["outpost"]["reports"] == {api_id: 3}
         assert "checkout fails" not in page_text()                # notes stay private
