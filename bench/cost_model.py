@@ -154,7 +154,9 @@ def model(counts: dict) -> tuple[list[Line], dict]:
         gbs * gb_s)
     if "import_s" in lam["home"]:
         colds = w["checker_cold_starts_per_hour"] * minutes / 60
-        cold_s = {k: billed_s(duration_s(lam[k]["import_s"], 0.0, mem)) for k in rounds}
+        # the imports' CPU time when measured (wall time on a busy machine is mostly waiting)
+        cold_s = {k: billed_s(duration_s(lam[k].get("import_cpu_s", lam[k]["import_s"]), 0.0,
+                                         mem)) for k in rounds}
         cold_gbs = colds * (cold_s["home"] + (w["regions"] - 1) * cold_s["remote"]) * mem / 1024
         add("fixed", "Lambda compute, checker cold starts",
             f"{colds:,.0f} per region ({w['checker_cold_starts_per_hour']:g}/hour, assumed) x "
