@@ -206,16 +206,17 @@ def test_stale_while_revalidate_answers_at_once_and_refreshes_once_in_the_backgr
     origin.cache_control = "public, max-age=1, stale-while-revalidate=60"
     get(edge.url + "/")
     time.sleep(2.2)
-    origin.version, origin.delay = 2, 1.0               # the refresh is slow and changed
-    started = time.monotonic()
+    origin.version, origin.delay = 2, 2.0               # the refresh is slow and changed
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(lambda _: get(edge.url + "/"), range(20)))
-    assert time.monotonic() - started < 0.9             # nobody waited for the slow origin
+    # nobody waited for the slow origin: had anyone, they would have got version 2
     assert all(b"<!-- v1 -->" in body for _, _, body in results)
     assert {h["X-Cache"] for _, h, _ in results} <= {"STALE", "UPDATING"}
-    time.sleep(1.3)
-    assert b"<!-- v2 -->" in get(edge.url + "/")[2]
-    assert origin.count("/") == 2
+    wait_for_body = time.monotonic() + 20
+    while b"<!-- v2 -->" not in get(edge.url + "/")[2]:
+        assert time.monotonic() < wait_for_body, "the background refresh never landed"
+        time.sleep(0.5)
+    assert origin.count("/") == 2                       # one refresh for all of them
 
 
 def test_a_5xx_fails_over_to_the_static_copy_as_the_origin_group_does(stack):
@@ -237,13 +238,13 @@ def test_a_5xx_fails_over_to_the_static_copy_as_the_origin_group_does(stack):
 
 def test_stale_if_error_bounds_how_long_a_cached_copy_outlives_an_unreachable_origin(stack):
     origin, edge = stack
-    origin.cache_control = "public, max-age=1, stale-if-error=3"
+    origin.cache_control = "public, max-age=1, stale-if-error=5"
     assert b"<!-- v1 -->" in get(edge.url + "/")[2]
     origin.drop = True                                  # the API stops answering at all
     time.sleep(2.2)
     status, headers, body = get(edge.url + "/")         # within stale-if-error: the cached copy
     assert status == 200 and b"<!-- v1 -->" in body and headers["X-Cache"] == "STALE"
-    time.sleep(3.5)                                     # past it: the S3 copy
+    time.sleep(5.5)                                     # past it: the S3 copy
     status, headers, body = get(edge.url + "/")
     assert status == 200 and body.startswith(b"<p>the static copy</p>")
 
