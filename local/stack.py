@@ -175,6 +175,11 @@ def main() -> int:
     os.environ.setdefault("STATUS_FILE", os.path.join(ROOT, "local", "demo-status.yaml"))
     os.environ.setdefault("CHECK_REGIONS", DEFAULT_REGIONS)
 
+    from local.edge import INSTALL_HINT, nginx_binary
+    if nginx_binary() is None:         # the page is served through the edge: nothing without it
+        print(f"Outpost local stack: {INSTALL_HINT}", file=sys.stderr, flush=True)
+        return 2
+
     from moto.server import ThreadedMotoServer
     moto_port = _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
