@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench package browser clean
+.PHONY: run test bench package browser edge clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,15 +21,26 @@ browser:
 	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-run: $(STAMP)
+# nginx for the local edge (local/edge.py: what CloudFront does, in front of the local API).
+# nginx-light and its Brotli module; the packages' service is never started here (the stack runs
+# its own unprivileged nginx with a generated config), so stop one that a policy let start.
+edge:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends nginx-light libnginx-mod-http-brotli-filter >/dev/null; \
+	  if command -v systemctl >/dev/null 2>&1; then $$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; \
+	  elif [ -s /run/nginx.pid ]; then $$SUDO /usr/sbin/nginx -s quit || true; fi; }
+
+run: $(STAMP) edge
 	$(PY) -m local.stack
 
 # Four workers on a 2-core machine: many tests wait on sockets, deadlines and the local stack's
 # rounds, so two per core keep both busy; worksteal rebalances the long files (6 min vs 7.8).
-test: $(STAMP) browser
+test: $(STAMP) browser edge
 	$(PY) -m pytest -n 4 --dist worksteal --durations=10
 
-bench: $(STAMP)
+bench: $(STAMP) edge
 	$(PY) -m bench
 
 package: $(STAMP)

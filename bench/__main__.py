@@ -37,6 +37,8 @@ def main() -> int:
         detect_rows, _ = detection.run()
     from . import notify_latency
     notify_rows, _ = notify_latency.run()
+    from . import edge_stampede
+    stampede_rows, _ = edge_stampede.run()
     from . import conditions
     condition_rows, _ = conditions.run()
     from . import reports
@@ -77,6 +79,10 @@ def main() -> int:
     print()
     print(render(conditions.TITLE, condition_rows))
     print()
+    print(render(f"(j) Public read stampede: {edge_stampede.WAVES[0]} and "
+                 f"{edge_stampede.WAVES[1]:,} concurrent visitors through the local edge "
+                 "(nginx as CloudFront), real local stack", stampede_rows))
+    print()
 
     print(render("(g) Monthly cost of the reference workload (100 monitors x 3 regions, "
                  "1 M views), from measured counts x list prices", cost_rows))
@@ -96,7 +102,7 @@ def main() -> int:
 
     scored = [r for r in read_rows + page_rows + round_rows + mixed_rows + detect_rows
               + notify_rows + condition_rows + report_rows + cost_rows + budget_rows
-              + quiet_rows
+              + quiet_rows + stampede_rows
               if r.ok is not None]
     failed = [r.metric.strip() for r in scored if not r.ok]
     slow = round_facts["slow"]

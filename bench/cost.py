@@ -91,7 +91,8 @@ def _checker_lambdas(moto_port: int, status_file: str, ca: str) -> dict:
             return statistics.median(r[key] for r in warm)
         lam[kind] = {"cpu_s": med("cpu_s"), "wall_s": med("wall_s"), "aws_s": med("aws_s"),
                      "aws_calls": med("aws_calls"), "rss_mb": got["rss_mb"],
-                     "import_s": got["cold"]["import_s"], "checks": warm[0]["checks"],
+                     "import_s": got["cold"]["import_s"],
+                     "import_cpu_s": got["cold"]["import_cpu_s"], "checks": warm[0]["checks"],
                      "failing": max(r["failing"] for r in warm)}
         # waiting on the checks: what is neither this process's CPU nor a call to AWS
         waits += [max(0.0, r["wall_s"] - r["cpu_s"] - r["aws_s"]) for r in warm]

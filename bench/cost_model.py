@@ -52,6 +52,10 @@ WORKLOAD = {
     "cloudfront_header_bytes": 300,  # Via, X-Cache, X-Amz-Cf-Pop/Id, Age, Date, Server
     "lambda_mb_per_vcpu": 1769,      # Lambda's CPU share grows with memory: 1 vCPU at 1,769 MB
     "sqs_polls_per_minute": 15,      # an idle SQS event source: 5 pollers x 20 s long polls
+    # A checker invoked every minute stays warm, so its imports are not paid per round; Lambda
+    # still replaces execution environments now and then (it publishes no rate): one new
+    # environment per region every 2 hours, each paying the measured import once.
+    "checker_cold_starts_per_hour": 0.5,
 }
 TARGET_USD = 1.50                    # each of the two contract lines (DESIGN.md)
 GB = 2 ** 30
@@ -148,6 +152,16 @@ def model(counts: dict) -> tuple[list[Line], dict]:
         f"{secs['remote']:.2f} s (checker stages: {lam['remote']['aws_calls']:.0f} calls "
         f"{w['cross_region_rtt_s'] * 1000:.0f} ms away) at {mem} MB {arch} = {gbs:,.0f} GB-s",
         gbs * gb_s)
+    if "import_s" in lam["home"]:
+        colds = w["checker_cold_starts_per_hour"] * minutes / 60
+        # the imports' CPU time when measured (wall time on a busy machine is mostly waiting)
+        cold_s = {k: billed_s(duration_s(lam[k].get("import_cpu_s", lam[k]["import_s"]), 0.0,
+                                         mem)) for k in rounds}
+        cold_gbs = colds * (cold_s["home"] + (w["regions"] - 1) * cold_s["remote"]) * mem / 1024
+        add("fixed", "Lambda compute, checker cold starts",
+            f"{colds:,.0f} per region ({w['checker_cold_starts_per_hour']:g}/hour, assumed) x "
+            f"{cold_s['home']:.2f} s of imports (measured, home) = {cold_gbs:,.0f} GB-s",
+            cold_gbs * gb_s)
 
     # -- the checker: DynamoDB and S3 per region-round ---------------------------------------
     chk = counts["checker"]

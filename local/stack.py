@@ -2,7 +2,11 @@
 
   embedded moto server (DynamoDB, SNS) on a free 127.0.0.1 port
   the demo service (something to watch, with switches to break it)
-  chalice local serving the real app on 127.0.0.1:$PORT
+  chalice local serving the real app (the origin) on a free 127.0.0.1 port, or $ORIGIN_PORT
+  the local edge on 127.0.0.1:$PORT: nginx doing what CloudFront does in production (cache by
+      the origin's Cache-Control, collapse, compress, fail over to the S3 static copy, pass
+      /api/v1/* through with the origin secret and the viewer's address: local/edge_config.py)
+  the static copy in the moto server's S3, written as production writes it
   a scheduler thread invoking the real scheduled handler every $CHECK_INTERVAL seconds
   a stream pump feeding the state table's stream to the real stream handler
   delivery pollers feeding the delivery queue to the real delivery worker (webhooks)
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -88,6 +93,19 @@ def _topics() -> str:
     return url
 
 
+STATIC_BUCKET = "outpost-local-static"
+
+
+def _static_bucket() -> None:
+    """The S3 static copy the edge fails over to; the app writes it as it does when deployed."""
+    import boto3
+    from local.edge import edge_read_policy
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=STATIC_BUCKET)
+    s3.put_bucket_policy(Bucket=STATIC_BUCKET, Policy=edge_read_policy(STATIC_BUCKET))
+    os.environ["STATIC_BUCKET"] = STATIC_BUCKET
+
+
 DELIVERY_POLLERS = 3          # Lambda runs several workers on a busy queue; so do we
 
 
@@ -157,6 +175,11 @@ def main() -> int:
     os.environ.setdefault("STATUS_FILE", os.path.join(ROOT, "local", "demo-status.yaml"))
     os.environ.setdefault("CHECK_REGIONS", DEFAULT_REGIONS)
 
+    from local.edge import INSTALL_HINT, nginx_binary
+    if nginx_binary() is None:         # the page is served through the edge: nothing without it
+        print(f"Outpost local stack: {INSTALL_HINT}", file=sys.stderr, flush=True)
+        return 2
+
     from moto.server import ThreadedMotoServer
     moto_port = _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
@@ -164,6 +187,9 @@ def main() -> int:
     _fake_aws_env(moto_port)
     inbox = _topics()
     _delivery_queues()
+    _static_bucket()
+    # CloudFront's proof on every request it forwards (infra: X-Outpost-Origin), per stack.
+    os.environ["ORIGIN_VERIFY_SECRET"] = secrets.token_urlsafe(24)
 
     from local import demo_service
     demo_port = int(os.environ.get("DEMO_PORT", str(port + 1)))
@@ -199,7 +225,7 @@ def main() -> int:
                      "STATE_TABLE", "KEYS_TABLE", "AUDIT_TABLE", "HISTORY_TABLE",
                      "SUBSCRIBERS_TABLE", "REPORTS_TABLE", "UPDATES_TOPIC_ARN",
                      "OPERATOR_TOPIC_ARN", "DELIVERY_QUEUE_URL", "DELIVERY_DLQ_URL",
-                     "STATUS_FILE", "DEMO_URL"):
+                     "STATUS_FILE", "DEMO_URL", "STATIC_BUCKET"):
             if name in os.environ:
                 fh.write(f"{name}={os.environ[name]}\n")
 
@@ -222,7 +248,13 @@ def main() -> int:
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     _refuse_unknown_methods()
-    server = create_local_server(app, config, "127.0.0.1", port)
+    origin_port = int(os.environ.get("ORIGIN_PORT") or _free_port())
+    server = create_local_server(app, config, "127.0.0.1", origin_port)
+    from local.edge import Edge, settings as edge_settings
+    edge = Edge(edge_settings(port=port, origin=f"127.0.0.1:{origin_port}",
+                              static=f"127.0.0.1:{moto_port}", bucket=STATIC_BUCKET,
+                              origin_secret=os.environ["ORIGIN_VERIFY_SECRET"],
+                              workdir=os.path.join(local_dir, "edge")))
     app.__class__ = type("OutpostLocalChalice", (_PerThreadRequest, app.__class__), {})
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
     threading.Thread(target=_pump_streams, args=(app, c, inbox, stop), name="streams",
@@ -231,19 +263,32 @@ def main() -> int:
         threading.Thread(target=_poll_deliveries, args=(app, stop), name=f"deliveries-{n}",
                          daemon=True).start()
 
-    url = f"http://127.0.0.1:{port}"
+    edge.start()
+    url = edge.url
+    origin_url = f"http://127.0.0.1:{origin_port}"
+    # For tests and tools that must act as CloudFront (e.g. reports from several addresses).
+    edge_path = os.path.join(local_dir, "edge.json")
+    with open(edge_path, "w") as fh:
+        json.dump({"edge": url, "origin": origin_url, "static_bucket": STATIC_BUCKET,
+                   "origin_secret": os.environ["ORIGIN_VERIFY_SECRET"],
+                   "access_log": edge.access_log}, fh)
+    os.chmod(edge_path, 0o600)
     print(f"""
 Outpost local stack is up.
   status page       {url}/
   status page JSON  {url}/api/v2/summary.json
+                    (through the local edge, nginx, as CloudFront serves it: cached by the
+                    API's Cache-Control, compressed, falling back to the S3 copy)
+  origin (the API)  {origin_url}   (uncached; what CloudFront's cache misses reach)
   operator key      {key}
                     (also in {key_path}; the outpost CLI reads it from there)
   demo service      {os.environ['DEMO_URL']}   (break it: curl -X POST {os.environ['DEMO_URL']}/_demo/fail)
   checks            every {interval:g}s from {os.environ['CHECK_REGIONS']}
   try               .venv/bin/outpost status    .venv/bin/outpost incident open "Test" -m "Testing"
   report a problem  curl -X POST {url}/api/v1/reports -H 'Content-Type: application/json' \\
-                      -H 'CloudFront-Viewer-Address: 198.51.100.1:4000' -d '{{"component": "api", "kind": "down"}}'
-                    (3 different addresses make a spike here: see README, "Try it")
+                      -d '{{"component": "api", "kind": "down"}}'
+                    (the edge sends your address, as CloudFront does; 3 different addresses
+                    make a spike: act as CloudFront on the origin, see README, "Try it")
 Ctrl-C to stop.
 """, flush=True)
 
@@ -256,6 +301,7 @@ Ctrl-C to stop.
         server.serve_forever()
     finally:
         stop.set()
+        edge.stop()
         demo.shutdown()
         moto.stop()
         print("Outpost local stack stopped.", flush=True)

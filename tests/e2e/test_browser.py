@@ -288,12 +288,14 @@ def test_is_it_just_me_forms_without_javascript_make_a_spike_on_the_real_stack(b
     stack = Stack(tmp_path)
     try:
         for i in (1, 2, 3):
+            # From one machine every visitor is 127.0.0.1 at the edge, as at CloudFront; three
+            # people are three requests CloudFront forwards, sent to the origin with its proof.
             context = browser.new_context(viewport=PHONE, java_script_enabled=False,
                                           extra_http_headers={
-                                              "CloudFront-Viewer-Address": f"198.51.100.{i}:4{i}000",
+                                              **stack.as_cloudfront(f"198.51.100.{i}:4{i}000"),
                                               "CloudFront-Viewer-Country": "DE"})
             page = context.new_page()
-            page.goto(stack.url + "/")
+            page.goto(stack.origin_url + "/")
             form = page.locator("details.report")               # one for every component
             assert form.count() == 1
             assert not form.locator("select").first.is_visible()     # folded until asked for
@@ -316,7 +318,9 @@ def test_is_it_just_me_forms_without_javascript_make_a_spike_on_the_real_stack(b
                 return resp.read().decode()
         sentence = "3 people reported problems with API in the last 30 minutes"
         wait_for(lambda: sentence in page_text(), 30, "the count on the page")
-        body = fetch(stack.url + "/api/v2/summary.json")
+        # summary.json is cached at the edge like the page (max-age 15, as at CloudFront)
+        body = wait_for(lambda: (lambda b: b if b["outpost"]["reports"] else None)(
+            fetch(stack.url + "/api/v2/summary.json")), 30, "the count in summary.json")
         api_id = next(c["id"] for c in body["components"] if c["name"] == "API")
         assert body["outpost"]["reports"] == {api_id: 3}
         assert "checkout fails" not in page_text()                # notes stay private

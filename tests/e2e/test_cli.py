@@ -7,7 +7,11 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_local_stack import Stack, fetch
+from tests.e2e.test_local_stack import Stack, fetch, wait_for
+
+# Public reads go through the local edge, which caches them for max-age (15 s) as CloudFront
+# does: an operator's change shows there within about 15 s, so those reads wait for it.
+EDGE_DELAY = 40
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,8 @@ def test_incident_lifecycle_from_the_terminal(stack):
     assert out.returncode == 0, out.stderr
     incident_id = out.stdout.split()[0]
     assert "[investigating]" in out.stdout and "API: operational -> partial_outage" in out.stdout
-    status = outpost(stack, "status")
+    status = wait_for(lambda: (lambda o: o if "Operational" not in o.stdout.split("\n")[0] else None)(
+        outpost(stack, "status")), EDGE_DELAY, "the incident in `outpost status`")
     assert status.returncode == 0
     assert "Minor Service Outage" in status.stdout or "Partial System Outage" in status.stdout
     assert f"incident {incident_id}" in status.stdout
@@ -47,16 +52,16 @@ def test_incident_lifecycle_from_the_terminal(stack):
     assert outpost(stack, "incident", "resolve", incident_id).returncode == 0
     listed = outpost(stack, "incident", "list", "--json")
     assert json.loads(listed.stdout)[0]["status"] == "resolved"
-    unresolved = fetch(stack.url + "/api/v2/incidents/unresolved.json")
-    assert unresolved["incidents"] == []
+    wait_for(lambda: fetch(stack.url + "/api/v2/incidents/unresolved.json")["incidents"] == [],
+             EDGE_DELAY, "no unresolved incident")
 
 
 def test_component_pin_and_release(stack):
     out = outpost(stack, "component", "set", "search", "under_maintenance")
     assert out.returncode == 0 and "pinned" in out.stdout
-    assert stack.status_of("Search") == "under_maintenance"
+    wait_for(lambda: stack.status_of("Search") == "under_maintenance", EDGE_DELAY, "the pin")
     assert outpost(stack, "component", "clear", "search").returncode == 0
-    assert stack.status_of("Search") == "operational"
+    wait_for(lambda: stack.status_of("Search") == "operational", EDGE_DELAY, "the release")
 
 
 def test_maintenance_schedule_and_list(stack):

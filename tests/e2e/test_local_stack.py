@@ -54,6 +54,16 @@ class Stack:
         self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT,
                                      env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: fetch(self.url + "/api/v2/summary.json"), 60, "the stack to serve")
+        # self.url is the local edge (nginx, as CloudFront); the origin is the API behind it
+        with open(os.path.join(self.local_dir, "edge.json")) as fh:
+            self.edge = json.load(fh)
+        assert self.edge["edge"] == self.url
+        self.origin_url = self.edge["origin"]
+
+    def as_cloudfront(self, viewer: str) -> dict:
+        """Headers of a request CloudFront forwards for the viewer at `viewer` ("ip:port"):
+        for a test that needs several visitors' addresses from one machine, sent to the origin."""
+        return {"X-Outpost-Origin": self.edge["origin_secret"], "CloudFront-Viewer-Address": viewer}
 
     def status_of(self, name):
         body = fetch(self.url + "/api/v2/summary.json")
@@ -250,3 +260,40 @@ components:
         target.close()
         for hook in [good] + dark:
             hook.close()
+
+
+def test_the_page_is_served_through_the_local_edge_as_cloudfront_serves_it(demo_stack):
+    """`make run`'s page URL is the edge: a cached, compressed copy, one origin request for many
+    visitors (counted in the origin's own request log), and the S3 static copy behind it."""
+    import gzip
+    import boto3
+    s = demo_stack
+
+    def origin_gets(path):
+        return s.output().count(f'"GET {path} HTTP/1.1"')
+    answers = []
+    for _ in range(5):
+        req = urllib.request.Request(s.url + "/", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            answers.append((resp.headers["Content-Encoding"], resp.headers["X-Cache"],
+                            gzip.decompress(resp.read())))
+    assert {a[0] for a in answers} == {"gzip"}
+    assert answers[-1][1] == "HIT" and b"<html" in answers[-1][2]
+    assert origin_gets("/") == 1
+    # the static copy the edge fails over to: written by the app into the moto S3 bucket
+    aws = dict(line.strip().split("=", 1) for line in open(os.path.join(s.local_dir, "aws.env")))
+    s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert aws["STATIC_BUCKET"] == s.edge["static_bucket"]
+    wait_for(lambda: s3.list_objects_v2(Bucket=aws["STATIC_BUCKET"], Prefix="index.html")
+             .get("KeyCount"), 20, "the static copy")
+    beat = wait_for(lambda: fetch(s.url + "/heartbeat.json"), 20, "heartbeat.json from S3")
+    assert set(beat) == {"data_as_of", "data_as_of_epoch"}
+    # operator API through the edge: uncached, every request reaches the origin
+    key = open(os.path.join(s.local_dir, "operator.key")).read().strip()
+    for _ in range(2):
+        req = urllib.request.Request(s.url + "/api/v1/pages/demo/incidents",
+                                     headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200 and "X-Cache" not in resp.headers
+    assert origin_gets("/api/v1/pages/demo/incidents") == 2

@@ -635,3 +635,15 @@ def test_package_refuses_a_status_file_that_is_not_offsite(tmp_path):
     assert "ERROR   offsite: Outpost would run on aws us-west-2" in proc.stderr
     assert "make package: refused by `outpost doctor`" in proc.stderr
     assert not (tmp_path / "out").exists()                    # chalice never ran
+
+
+def test_the_static_copys_heartbeat_comes_from_s3_and_is_never_served_stale(template):
+    """The S3 copy of the page reads /heartbeat.json for its data's age; only S3 has that key
+    (the API would answer 403, which is no failover code), and S3 stores it as no-cache."""
+    from chalicelib.static_copy import HEARTBEAT_KEY
+    cfg = template["Distribution"]["Properties"]["DistributionConfig"]
+    b = behaviour_for(cfg, "/" + HEARTBEAT_KEY)
+    assert b["TargetOriginId"] == "static" and b["CachePolicyId"] == {"Ref": "PublicCachePolicy"}
+    assert template["PublicCachePolicy"]["Properties"]["CachePolicyConfig"]["MinTTL"] == 0
+    from app import app
+    assert "/" + HEARTBEAT_KEY not in app.routes
