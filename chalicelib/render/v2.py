@@ -45,6 +45,6 @@ def render(snapshot: dict, name: str) -> bytes:
         # Without the 90-day history: that has its own endpoint (/api/v2/uptime.json), and
         # summary.json is what tools poll every few seconds.
         extra = {k: v for k, v in (snapshot.get("outpost") or {}).items()
-                 if k not in ("uptime", "response_times")}
+                 if k not in ("uptime", "response_times", "locale")}
         body = {**body, "outpost": extra}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
