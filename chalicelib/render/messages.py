@@ -2,8 +2,9 @@
 
 SMS is GSM-7 only and at most 160 characters: one emoji would switch the whole text to UCS-2
 (70 characters per part) and multiply the bill. Pages in Japanese (i18n.UCS2_LOCALES) send
-UCS-2 within aws_limits.SMS_UCS2_UNITS. Fixed words follow the page's locale (page.locale). Email carries everything. Webhooks and queues get
-Statuspage's webhook payload, so receivers built for Statuspage work unchanged.
+UCS-2 within aws_limits.SMS_UCS2_UNITS. Fixed words follow the page's locale (page.locale).
+Email carries everything. Webhooks and queues get Statuspage's webhook payload, so receivers
+built for Statuspage work unchanged.
 """
 from __future__ import annotations
 
@@ -45,6 +46,16 @@ def sms(page_name: str, incident: dict, update: dict, link: str,
     if body:
         text = f"{text} - {body}"
     return aws_limits.sms(text, link)
+
+
+def verification_sms(page_name: str, code: str, locale: str = i18n.DEFAULT) -> str:
+    """The sign-up code. "STOP" is the carriers' opt-out keyword, the same in every language."""
+    text = i18n.translations(locale).gettext(
+        "%(name)s code: %(code)s. It expires in 10 minutes. Reply STOP to opt out.") % {
+        "name": page_name[:40], "code": code}
+    if locale in i18n.UCS2_LOCALES:
+        return aws_limits.sms_ucs2(text)
+    return aws_limits.sms(text)
 
 
 def subject(page_name: str, incident: dict, update: dict, locale: str = i18n.DEFAULT) -> str:

@@ -256,3 +256,15 @@ def test_snapshot_carries_the_locale():
     cfg = replace(f.CFG, page=replace(f.CFG.page, locale="ja"))
     assert f.snapshot(cfg=cfg)["outpost"]["locale"] == "ja"
     assert f.snapshot()["outpost"]["locale"] == "en"
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_signup_code_sms_in_every_language(locale):
+    text = messages.verification_sms("Zahlungsabwicklung und Händlerportal " * 3, "042917", locale)
+    assert "042917" in text and "STOP" in text          # the carriers' keyword, untranslated
+    if locale in i18n.UCS2_LOCALES:
+        assert aws_limits.ucs2_units(text) <= aws_limits.SMS_UCS2_UNITS and "確認コード" in text
+    else:
+        assert messages.septets(text) <= messages.SMS_LIMIT and text == messages.gsm7(text)
+    if locale == "en":
+        assert text.endswith("code: 042917. It expires in 10 minutes. Reply STOP to opt out.")
