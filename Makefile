@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench package browser edge clean
+.PHONY: run test bench package browser edge clean catalogs
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,17 @@ bench: $(STAMP) edge
 
 package: $(STAMP)
 	$(PY) -m infra.package
+
+# Languages (README "Languages"): extract every marked string into the template, merge it into
+# each locale's .po (new strings arrive untranslated; tests/unit/test_catalogs.py then names
+# them), and compile the .mo files, which are committed so no other target needs this step.
+LOCALE_DIR := chalicelib/locales
+catalogs: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+	  --project Outpost -o $(LOCALE_DIR)/outpost.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE_DIR)/outpost.pot -d $(LOCALE_DIR) -D outpost \
+	  --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	$(VENV)/bin/pybabel compile -d $(LOCALE_DIR) -D outpost --statistics
 
 clean:
 	rm -rf $(VENV) build .local

@@ -14,7 +14,8 @@ is built here, so each limit is written down once:
   names of letters, digits, `_-.` up to 256 characters, no `AWS.`/`Amazon.` prefix, no leading,
   trailing or doubled period; values never empty; String.Array is a JSON array.
 - SMS: GSM-7 only, one 160-septet segment including the link (a single non-GSM character would
-  switch the whole text to UCS-2 at 70 characters a part).
+  switch the whole text to UCS-2 at 70 characters a part). Pages in a script GSM-7 can't carry
+  (Japanese) send UCS-2 instead, in at most SMS_UCS2_SEGMENTS concatenated parts of 67.
 - Filter policies: at most 5 keys and 150 value combinations, 256 KB.
 """
 from __future__ import annotations
@@ -31,6 +32,11 @@ MAX_ATTRIBUTES = 10
 ATTRIBUTE_NAME_MAX = 256
 SMS_SEPTETS = 160
 SMS_LINK_MAX = 100                # a link that eats the message helps nobody: drop it instead
+SMS_UCS2_SINGLE = 70              # UTF-16 code units in one unsplit UCS-2 message
+SMS_UCS2_PART = 67                # ... and per part once split (the concatenation header)
+# One UCS-2 part can't hold a link and a sentence; two can (twice the price of a GSM-7 message).
+SMS_UCS2_SEGMENTS = 2
+SMS_UCS2_UNITS = SMS_UCS2_PART * SMS_UCS2_SEGMENTS
 FILTER_MAX_KEYS = 5
 FILTER_MAX_COMBINATIONS = 150
 FILTER_MAX_BYTES = 256 * 1024
@@ -150,6 +156,31 @@ def sms(text: str, link: str = "") -> str:
     body = gsm7(text)
     budget = SMS_SEPTETS - (septets(link) + 1 if link else 0)
     return f"{fit_septets(body, budget)} {link}".strip()
+
+
+def ucs2_units(text: str) -> int:
+    """What a UCS-2 SMS counts: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def ucs2(text: str) -> str:
+    """Text for a UCS-2 SMS on one line: control characters become spaces, and characters
+    outside the Basic Multilingual Plane (emoji) go, since UCS-2 has no surrogate pairs."""
+    kept = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text
+                   if ord(ch) <= 0xFFFF)
+    return " ".join(kept.split())
+
+
+def sms_ucs2(text: str, link: str = "") -> str:
+    """At most SMS_UCS2_UNITS UTF-16 units: `text` cut ("…") to leave room for the link."""
+    link = gsm7(link)
+    if len(link) > SMS_LINK_MAX:
+        link = ""
+    body = ucs2(text)
+    budget = SMS_UCS2_UNITS - (len(link) + 1 if link else 0)
+    if ucs2_units(body) > budget:
+        body = body[:max(0, budget - 1)].rstrip() + "…"
+    return f"{body} {link}".strip()
 
 
 # -- message attributes ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .render.i18n import LOCALES
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .errors import OutpostError
 from .model import (AutoReply, BlueskyAccount, CheckPolicy, Component, MaintenanceWindow,
@@ -313,6 +314,12 @@ def _zone_problem(value: str) -> Optional[str]:
     return None
 
 
+def _locale_problem(value: str) -> Optional[str]:
+    if value not in LOCALES:
+        return f"unknown locale {value!r}; shipped locales: {', '.join(LOCALES)}"
+    return None
+
+
 def _scalar(tag: str, expected: str) -> Converter:
     """A typed YAML scalar, constructed by PyYAML itself (so 0x10, 1_000, yes/no behave as YAML says)."""
     def convert(r: _Reader, node: Node, key: str) -> Any:
@@ -469,6 +476,7 @@ PAGE = {
     "name": Field(_text, required=True),
     "url": Field(_text_where(_url_problem), required=True),
     "time_zone": Field(_text_where(_zone_problem), default="Etc/UTC"),
+    "locale": Field(_text_where(_locale_problem), default="en"),
     "hosted_on": Field(_section(PLACE, Place)),
     "service_hosted_on": Field(_section(PLACE, Place)),
 }

@@ -104,8 +104,8 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     sent = 0
     message = messages.sns_message(
         cfg.page.name, snap["page"], snap["status"], v2, update, link,
-        f"{cfg.page.url.rstrip('/')}/#subscribe", docs)
-    subject = messages.subject(cfg.page.name, v2, update)
+        f"{cfg.page.url.rstrip('/')}/#subscribe", docs, cfg.page.locale, cfg.page.time_zone)
+    subject = messages.subject(cfg.page.name, v2, update, cfg.page.locale)
     sent += once(c, f"{event.id}#topic", lambda: c.notifier.publish_update(
         message, subject, list(event.components), event.sms_worthy, event.kind))
     payload = messages.webhook_payload(snap["page"], snap["status"], v2, None, docs)

@@ -36,6 +36,7 @@ class Page:
     time_zone: str = "Etc/UTC"
     hosted_on: Optional[Place] = None
     service_hosted_on: Optional[Place] = None
+    locale: str = "en"              # language of the page, feeds, email and SMS (render.i18n)
 
 
 @dataclass(frozen=True)

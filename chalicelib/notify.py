@@ -70,9 +70,10 @@ class Notifier:
                                    Message=aws_limits.operator_text(text))
         return resp["MessageId"]
 
-    def send_sms(self, phone: str, text: str) -> str:
+    def send_sms(self, phone: str, text: str, ucs2: bool = False) -> str:
+        """`ucs2` for a page in a script GSM-7 can't carry (render.i18n.UCS2_LOCALES)."""
         resp = self.client.publish(
-            PhoneNumber=phone, Message=aws_limits.sms(text),
+            PhoneNumber=phone, Message=aws_limits.sms_ucs2(text) if ucs2 else aws_limits.sms(text),
             MessageAttributes=aws_limits.message_attributes(
                 {"AWS.SNS.SMS.SMSType": "Transactional"}, reserved_ok=True))
         return resp["MessageId"]

@@ -123,6 +123,7 @@ def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], n
             "quorum": config.checks.quorum,
             "hosted_on": _place(page.hosted_on),
             "service_hosted_on": _place(page.service_hosted_on),
+            "locale": page.locale,
             "components": extras,
         },
     }

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from .errors import Conflict, RequestRefused
 from .manage import known_components
+from .render import i18n, messages
 
 log = logging.getLogger("outpost.subscribers")
 CODE_TTL = 600.0
@@ -269,8 +270,9 @@ def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
     doc = _new_doc(c, "sms", e164, components, "pending", all_updates=all_updates,
                    code_sha=_hash(code), code_expires=now + CODE_TTL, code_attempts=0)
     store.create_subscriber(doc)
-    c.notifier.send_sms(e164, f"{c.config.page.name[:40]} code: {code}. It expires in 10 "
-                              "minutes. Reply STOP to opt out.")
+    locale = c.config.page.locale
+    c.notifier.send_sms(e164, messages.verification_sms(c.config.page.name, code, locale),
+                        ucs2=locale in i18n.UCS2_LOCALES)
     return 202, {"subscriber": _public(doc),
                  "message": "We sent a code by SMS; POST it to /api/v1/subscribe/verify."}
 

@@ -14,26 +14,32 @@ import math
 from datetime import date
 from typing import Optional
 
+from . import i18n
+
 DAYS = 90
 BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 1, 28     # the stylesheet's dash pattern is "3 1"
 CHART_HEIGHT = 48
 
 
-def uptime_text(percent: Optional[float]) -> str:
+def uptime_text(percent: Optional[float], locale: str = i18n.DEFAULT) -> str:
     """Rounded down, so 99.996 % never shows as 100 % when there was downtime."""
     if percent is None:
-        return "no data"
+        return i18n.translations(locale).gettext("no data")
     if percent >= 100:
-        return "100%"
-    return f"{math.floor(max(percent, 0.0) * 100) / 100:.2f}%"
+        return i18n.percent("100", locale)
+    return i18n.percent(i18n.decimal(math.floor(max(percent, 0.0) * 100) / 100, 2, locale),
+                        locale)
 
 
-def _duration(seconds: int) -> str:
+def _duration(seconds: int, locale: str = i18n.DEFAULT) -> str:
+    t = i18n.translations(locale)
     if seconds < 60:
-        return "under 1 min"
+        return t.gettext("under 1 min")
     minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    if hours:
+        return t.gettext("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    return t.gettext("%(minutes)d min") % {"minutes": minutes}
 
 
 def day_tone(day: dict) -> str:
@@ -46,30 +52,32 @@ def day_tone(day: dict) -> str:
     return "ok"
 
 
-def day_title(day: dict) -> str:
-    when = _day_label(day.get("date"))
+def day_title(day: dict, locale: str = i18n.DEFAULT) -> str:
+    t = i18n.translations(locale)
+    when = _day_label(day.get("date"), locale)
     if day.get("uptime") is None:
-        return f"{when}: no data"
-    text = f"{when}: {uptime_text(day['uptime'])} uptime"
-    details = [f"{name} {_duration(day[key])}"
-               for key, name in (("major_seconds", "major outage"),
-                                 ("partial_seconds", "partial outage"),
-                                 ("degraded_seconds", "degraded"),
-                                 ("maintenance_seconds", "maintenance"),
-                                 ("nodata_seconds", "no data"))
+        return t.gettext("%(day)s: no data") % {"day": when}
+    text = t.gettext("%(day)s: %(percent)s uptime") % {
+        "day": when, "percent": uptime_text(day["uptime"], locale)}
+    details = [t.gettext(name) % {"duration": _duration(day[key], locale)}
+               for key, name in (("major_seconds", i18n.N_("major outage %(duration)s")),
+                                 ("partial_seconds", i18n.N_("partial outage %(duration)s")),
+                                 ("degraded_seconds", i18n.N_("degraded %(duration)s")),
+                                 ("maintenance_seconds", i18n.N_("maintenance %(duration)s")),
+                                 ("nodata_seconds", i18n.N_("no data %(duration)s")))
                if (day.get(key) or 0) > 0]
     return "; ".join([text, *details])
 
 
-def _day_label(text) -> str:
+def _day_label(text, locale: str = i18n.DEFAULT) -> str:
     try:
         d = date.fromisoformat(str(text))
     except ValueError:
         return str(text)
-    return f"{d:%b} {d.day}, {d:%Y}"
+    return i18n.day(d, locale)
 
 
-def uptime_bars(entry: Optional[dict]) -> Optional[dict]:
+def uptime_bars(entry: Optional[dict], locale: str = i18n.DEFAULT) -> Optional[dict]:
     """{bars: [{x, tone, title}], ok_path, marks, width, height, percent, summary, title} or
     None without data. `bars` is every day; the page draws `ok_path` (the good days) and
     `marks` (the others, by tone), which together cover the same days, and `title` (the summary
@@ -82,21 +90,28 @@ def uptime_bars(entry: Optional[dict]) -> Optional[dict]:
     days = list(entry["days"])[-DAYS:]
     offset = DAYS - len(days)
     step = BAR_WIDTH + BAR_GAP
-    bars = [{"x": (offset + i) * step, "tone": day_tone(d), "title": day_title(d)}
+    t = i18n.translations(locale)
+    bars = [{"x": (offset + i) * step, "tone": day_tone(d), "title": day_title(d, locale)}
             for i, d in enumerate(days)]
-    percent = uptime_text(entry.get("uptime_90d"))
+    percent = uptime_text(entry.get("uptime_90d"), locale)
     bad = sum(1 for b in bars if b["tone"] in ("major", "partial", "degraded"))
+    n = len(days)
     if entry.get("uptime_90d") is None:
-        summary = f"no uptime data for the last {len(days)} days"
+        summary = t.ngettext("no uptime data for the last %(days)d day",
+                             "no uptime data for the last %(days)d days", n) % {"days": n}
     else:
-        summary = (f"{percent} uptime over the last {len(days)} days, "
-                   f"{bad} day{'s' if bad != 1 else ''} with downtime or degradation")
+        summary = (t.ngettext("%(percent)s uptime over the last %(days)d day",
+                              "%(percent)s uptime over the last %(days)d days", n)
+                   % {"percent": percent, "days": n} + ", "
+                   + t.ngettext("%(bad)d day with downtime or degradation",
+                                "%(bad)d days with downtime or degradation", bad) % {"bad": bad})
     latest = next((b["title"] for b in reversed(bars) if b["tone"] != "ok"), None)
-    title = f"{summary}; latest: {latest}" if latest else summary
+    title = (t.gettext("%(summary)s; latest: %(latest)s") % {"summary": summary, "latest": latest}
+             if latest else summary)
     return {"bars": bars, "ok_path": _ok_path(bars), "height": BAR_HEIGHT, "title": title,
             "marks": _marks(bars), "width": DAYS * step - BAR_GAP,
             "bar_width": BAR_WIDTH, "percent": percent, "days": len(days), "summary": summary,
-            "since": f"{len(days)} day{'s' if len(days) != 1 else ''} ago"}
+            "since": t.ngettext("%(days)d day ago", "%(days)d days ago", n) % {"days": n}}
 
 
 def _marks(bars: list[dict]) -> list[dict]:
@@ -128,7 +143,7 @@ def _number(value) -> Optional[float]:
     return n if math.isfinite(n) and n >= 0 else None
 
 
-def response_chart(points: Optional[list]) -> Optional[dict]:
+def response_chart(points: Optional[list], locale: str = i18n.DEFAULT) -> Optional[dict]:
     """Two lines (median and p95) as relative SVG paths in a box `count - 1` units wide (one
     unit per sample; the page stretches it) and CHART_HEIGHT high, plus a text summary.
 
@@ -152,5 +167,7 @@ def response_chart(points: Optional[list]) -> Optional[dict]:
             "latest_p50": round(p50), "latest_p95": round(p95),
             "max": round(max(v for _, _, v in usable)), "count": len(usable),
             "from": usable[0][0], "to": usable[-1][0],
-            "summary": f"Response time: median {round(p50)} ms, 95th percentile {round(p95)} ms "
-                       f"(latest of {len(usable)} samples)"}
+            "summary": i18n.translations(locale).gettext(
+                "Response time: median %(p50)d ms, 95th percentile %(p95)d ms (latest of "
+                "%(count)d samples)") % {"p50": round(p50), "p95": round(p95),
+                                         "count": len(usable)}}

@@ -10,15 +10,18 @@ from functools import lru_cache
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from . import i18n
+from .i18n import N_
+
 UNKNOWN = "unknown"      # our own status for "checks have stopped": never shown as operational
 
 COMPONENT_LABELS = {
-    "operational": "Operational",
-    "degraded_performance": "Degraded performance",
-    "partial_outage": "Partial outage",
-    "major_outage": "Major outage",
-    "under_maintenance": "Under maintenance",
-    UNKNOWN: "Unknown",
+    "operational": N_("Operational"),
+    "degraded_performance": N_("Degraded performance"),
+    "partial_outage": N_("Partial outage"),
+    "major_outage": N_("Major outage"),
+    "under_maintenance": N_("Under maintenance"),
+    UNKNOWN: N_("Unknown"),
 }
 # tone = colour family, shared by CSS classes, icons and badge colours
 COMPONENT_TONES = {
@@ -29,23 +32,29 @@ INDICATOR_TONES = {"none": "ok", "minor": "degraded", "major": "partial", "criti
                    "maintenance": "maintenance", UNKNOWN: "unknown"}
 IMPACT_TONES = {"none": "unknown", "minor": "degraded", "major": "partial", "critical": "major",
                 "maintenance": "maintenance"}
-IMPACT_LABELS = {"none": "No impact", "minor": "Minor", "major": "Major", "critical": "Critical",
-                 "maintenance": "Maintenance"}
+IMPACT_LABELS = {"none": N_("No impact"), "minor": N_("Minor"), "major": N_("Major"),
+                 "critical": N_("Critical"), "maintenance": N_("Maintenance")}
 UPDATE_LABELS = {
-    "investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
-    "resolved": "Resolved", "postmortem": "Postmortem", "scheduled": "Scheduled",
-    "in_progress": "In progress", "verifying": "Verifying", "completed": "Completed",
+    "investigating": N_("Investigating"), "identified": N_("Identified"),
+    "monitoring": N_("Monitoring"), "resolved": N_("Resolved"), "postmortem": N_("Postmortem"),
+    "scheduled": N_("Scheduled"), "in_progress": N_("In progress"), "verifying": N_("Verifying"),
+    "completed": N_("Completed"),
 }
 UNRESOLVED = ("investigating", "identified", "monitoring")
 PAST = ("resolved", "postmortem")
 MAINTENANCE_ACTIVE = ("in_progress", "verifying")
+# status.rollup's words for the whole page (v2's status.description stays English; the page
+# shows these translated).
+STATUS_DESCRIPTIONS = (N_("All Systems Operational"), N_("Service Under Maintenance"),
+                       N_("Partially Degraded Service"), N_("Minor Service Outage"),
+                       N_("Partial System Outage"), N_("Major Service Outage"))
 PROVIDERS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Microsoft Azure"}
 
 
-def label(table: dict, value) -> str:
+def label(table: dict, value, locale: str = i18n.DEFAULT) -> str:
     """A human label, falling back to the raw value made readable (future enums still render)."""
     if value in table:
-        return table[value]
+        return i18n.translations(locale).gettext(table[value])
     return str(value or "").replace("_", " ").capitalize()
 
 
@@ -123,18 +132,25 @@ def _zone(name: str):
         return ZoneInfo("Etc/UTC")
 
 
-def human_time(text: Optional[str], tz_name: str = "Etc/UTC") -> str:
-    """"May 28, 2026 14:06 UTC": absolute, so a cached page never says "5 minutes ago" wrongly."""
+def human_time(text: Optional[str], tz_name: str = "Etc/UTC", locale: str = i18n.DEFAULT) -> str:
+    """"May 28, 2026 14:06 UTC": absolute, so a cached page never says "5 minutes ago" wrongly.
+    In the page's locale ("28. Mai 2026 14:06 UTC")."""
     dt = parse_time(text)
     if dt is None:
         return ""
-    local = dt.astimezone(_zone(tz_name))
-    return f"{local:%b} {local.day}, {local:%Y %H:%M} {local.tzname()}"
+    return i18n.date_time(dt.astimezone(_zone(tz_name)), locale)
 
 
-def month_label(text: Optional[str], tz_name: str = "Etc/UTC") -> str:
+def month_label(text: Optional[str], tz_name: str = "Etc/UTC", locale: str = i18n.DEFAULT) -> str:
     dt = parse_time(text)
-    return f"{dt.astimezone(_zone(tz_name)):%B %Y}" if dt else "Undated"
+    if dt is None:
+        return i18n.translations(locale).gettext("Undated")
+    return i18n.month(dt.astimezone(_zone(tz_name)), locale)
+
+
+def locale_of(snapshot: dict) -> str:
+    """The page's language (status file page.locale), "en" for snapshots from before it."""
+    return i18n.known(outpost(snapshot).get("locale"))
 
 
 def sort_key(item: dict) -> float:

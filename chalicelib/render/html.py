@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from . import view
+from . import i18n, view
 from .markdown import strip_controls
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -35,17 +35,23 @@ def _finalize(value):
     return value
 
 
-@lru_cache(maxsize=1)
-def environment():
+@lru_cache(maxsize=len(i18n.LOCALES))
+def environment(locale: str = i18n.DEFAULT):
+    """One environment per language: jinja2's i18n extension binds the catalog to it, and
+    imported macros see only the environment's globals, not a render's context."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      finalize=_finalize, auto_reload=False)
+                      finalize=_finalize, auto_reload=False, extensions=["jinja2.ext.i18n"])
+    # newstyle: {% trans %} and _() escape their arguments under autoescape and fail loudly on
+    # a placeholder the msgstr misspells instead of rendering it raw.
+    env.install_gettext_translations(i18n.translations(locale), newstyle=True)
     return env
 
 
 def _render(template: str, **context) -> bytes:
-    return environment().get_template(template).render(**context).encode("utf-8")
+    locale = context["page"]["locale"]
+    return environment(locale).get_template(template).render(**context).encode("utf-8")
 
 
 def _favicon(tone: str) -> Markup:
@@ -77,7 +83,7 @@ def render_incident(snapshot: dict, incident_id: str) -> Optional[bytes]:
     if item is None:
         return None
     page = view.page_info(snapshot)
-    detail = view.incident(item, page["time_zone"])
+    detail = view.incident(item, page["time_zone"], page["locale"])
     return _render("incident.html", root="../", self_aging=False, page=page, incident=detail,
                    favicon=_favicon(detail["tone"]))
 

@@ -1,8 +1,10 @@
 """Pure: what subscribers receive, per protocol, for one event (an incident update).
 
 SMS is GSM-7 only and at most 160 characters: one emoji would switch the whole text to UCS-2
-(70 characters per part) and multiply the bill. Email carries everything. Webhooks and queues get
-Statuspage's webhook payload, so receivers built for Statuspage work unchanged.
+(70 characters per part) and multiply the bill. Pages in Japanese (i18n.UCS2_LOCALES) send
+UCS-2 within aws_limits.SMS_UCS2_UNITS. Fixed words follow the page's locale (page.locale).
+Email carries everything. Webhooks and queues get Statuspage's webhook payload, so receivers
+built for Statuspage work unchanged.
 """
 from __future__ import annotations
 
@@ -11,20 +13,34 @@ from typing import Optional
 
 from .. import aws_limits
 from ..aws_limits import gsm7, septets  # noqa: F401 - the SMS alphabet, for callers and tests
+from . import common, i18n
+from .i18n import N_
 
 SMS_LIMIT = aws_limits.SMS_SEPTETS
 SUBJECT_LIMIT = aws_limits.SUBJECT_MAX
 _STATUS_WORDS = {
-    "investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
-    "resolved": "Resolved", "postmortem": "Postmortem", "scheduled": "Scheduled maintenance",
-    "in_progress": "Maintenance in progress", "verifying": "Verifying maintenance",
-    "completed": "Maintenance completed",
+    "investigating": N_("Investigating"), "identified": N_("Identified"),
+    "monitoring": N_("Monitoring"), "resolved": N_("Resolved"), "postmortem": N_("Postmortem"),
+    "scheduled": N_("Scheduled maintenance"), "in_progress": N_("Maintenance in progress"),
+    "verifying": N_("Verifying maintenance"), "completed": N_("Maintenance completed"),
 }
 
 
-def sms(page_name: str, incident: dict, update: dict, link: str) -> str:
-    """`[Acme] Investigating: API errors - We are looking into it. https://...` in <= 160."""
-    head = gsm7(f"[{page_name[:30]}] {_STATUS_WORDS.get(update['status'], update['status'])}")
+def _status_word(update: dict, locale: str) -> str:
+    word = _STATUS_WORDS.get(update["status"])
+    return i18n.translations(locale).gettext(word) if word else update["status"]
+
+
+def sms(page_name: str, incident: dict, update: dict, link: str,
+        locale: str = i18n.DEFAULT) -> str:
+    """`[Acme] Investigating: API errors - We are looking into it. https://...` in <= 160
+    (GSM-7), or within aws_limits.SMS_UCS2_UNITS for a Japanese page."""
+    if locale in i18n.UCS2_LOCALES:
+        text = f"[{page_name[:30]}] {_status_word(update, locale)}: {incident['name']}"
+        if update.get("body"):
+            text = f"{text} - {update['body']}"
+        return aws_limits.sms_ucs2(text, link)
+    head = gsm7(f"[{page_name[:30]}] {_status_word(update, locale)}")
     text = f"{head}: {gsm7(incident['name'])}"
     body = gsm7(update.get("body") or "")
     if body:
@@ -32,31 +48,57 @@ def sms(page_name: str, incident: dict, update: dict, link: str) -> str:
     return aws_limits.sms(text, link)
 
 
-def subject(page_name: str, incident: dict, update: dict) -> str:
-    """The email Subject: printable ASCII on one line, under 100 characters (SNS's rule)."""
-    return aws_limits.sns_subject(
-        f"[{page_name}] {_STATUS_WORDS.get(update['status'], update['status'])}: "
-        f"{incident['name']}", fallback=page_name)
+def verification_sms(page_name: str, code: str, locale: str = i18n.DEFAULT) -> str:
+    """The sign-up code. "STOP" is the carriers' opt-out keyword, the same in every language."""
+    text = i18n.translations(locale).gettext(
+        "%(name)s code: %(code)s. It expires in 10 minutes. Reply STOP to opt out.") % {
+        "name": page_name[:40], "code": code}
+    if locale in i18n.UCS2_LOCALES:
+        return aws_limits.sms_ucs2(text)
+    return aws_limits.sms(text)
 
 
-def email(page_name: str, incident: dict, update: dict, link: str, unsubscribe: str) -> str:
+def subject(page_name: str, incident: dict, update: dict, locale: str = i18n.DEFAULT) -> str:
+    """The email Subject: printable ASCII on one line, under 100 characters (SNS's rule).
+    A Japanese page's status word folds away to nothing; the Subject then keeps the English
+    word, so it still says what happened."""
+    word = _status_word(update, locale)
+    if not aws_limits.ascii_fold(word).strip():
+        word = _STATUS_WORDS.get(update["status"], update["status"])
+    return aws_limits.sns_subject(f"[{page_name}] {word}: {incident['name']}", fallback=page_name)
+
+
+def email(page_name: str, incident: dict, update: dict, link: str, unsubscribe: str,
+          locale: str = i18n.DEFAULT, tz: str = "Etc/UTC") -> str:
+    t = i18n.translations(locale)
+
+    def when(iso) -> str:
+        return common.human_time(iso, tz, locale) or str(iso or "")
+
+    def status(value) -> str:
+        return common.label(common.COMPONENT_LABELS, value, locale)
     lines = [f"{incident['name']}",
-             f"Status: {_STATUS_WORDS.get(update['status'], update['status'])}",
-             f"Impact: {incident.get('impact', 'none')}", ""]
+             t.gettext("Status: %(status)s") % {"status": _status_word(update, locale)},
+             t.gettext("Impact: %(impact)s") % {
+                 "impact": common.label(common.IMPACT_LABELS, incident.get("impact", "none"),
+                                        locale)}, ""]
     lines.append(update.get("body") or "")
     affected = update.get("affected_components") or []
     if affected:
-        lines += ["", "Components:"]
-        lines += [f"  - {a['name']}: {a['old_status'].replace('_', ' ')} -> "
-                  f"{a['new_status'].replace('_', ' ')}" for a in affected]
+        lines += ["", t.gettext("Components:")]
+        lines += [f"  - {a['name']}: {status(a['old_status'])} -> {status(a['new_status'])}"
+                  for a in affected]
     elif incident.get("components"):
-        lines += ["", "Components: " + ", ".join(c["name"] for c in incident["components"])]
+        lines += ["", t.gettext("Components:") + " "
+                  + ", ".join(c["name"] for c in incident["components"])]
     if incident.get("scheduled_for"):
-        lines += ["", f"Scheduled: {incident['scheduled_for']} to {incident['scheduled_until']}"]
-    lines += ["", f"Posted {update['created_at']}", f"Details and history: {link}", "",
-              f"You are subscribed to {page_name} updates.",
-              "To stop them, use the unsubscribe link at the end of this message.",
-              f"Subscribe again or change components: {unsubscribe}"]
+        lines += ["", t.gettext("Scheduled: %(start)s to %(end)s") % {
+            "start": when(incident["scheduled_for"]), "end": when(incident["scheduled_until"])}]
+    lines += ["", t.gettext("Posted %(when)s") % {"when": when(update["created_at"])},
+              t.gettext("Details and history: %(link)s") % {"link": link}, "",
+              t.gettext("You are subscribed to %(name)s updates.") % {"name": page_name},
+              t.gettext("To stop them, use the unsubscribe link at the end of this message."),
+              t.gettext("Subscribe again or change components: %(link)s") % {"link": unsubscribe}]
     return "\n".join(lines)
 
 
@@ -78,7 +120,8 @@ SNS_LIMIT = aws_limits.MESSAGE_MAX_BYTES - 16 * 1024
 
 
 def sns_message(page_name: str, page: dict, status: dict, incident: dict, update: dict,
-                link: str, unsubscribe: str, documentation: str) -> str:
+                link: str, unsubscribe: str, documentation: str, locale: str = i18n.DEFAULT,
+                tz: str = "Etc/UTC") -> str:
     """One MessageStructure=json document: each protocol gets the body it understands.
 
     The payload is repeated per protocol, so a long incident could pass SNS's size limit; then
@@ -89,8 +132,8 @@ def sns_message(page_name: str, page: dict, status: dict, incident: dict, update
         if truncated:
             body["meta"]["truncated"] = True
         payload = json.dumps(body, separators=(",", ":"))
-        mail = email(page_name, inc, update, link, unsubscribe)
-        text = sms(page_name, inc, update, link)
+        mail = email(page_name, inc, update, link, unsubscribe, locale, tz)
+        text = sms(page_name, inc, update, link, locale)
         return aws_limits.json_message({
             "default": text, "sms": text,
             "email": aws_limits.sns_text(mail, body_limit),

@@ -43,8 +43,9 @@ def render(snapshot: dict, name: str) -> bytes:
     # The `outpost` extension rides along on summary only, where tools expect a rich object.
     if name == "summary":
         # Without the 90-day history: that has its own endpoint (/api/v2/uptime.json), and
-        # summary.json is what tools poll every few seconds.
+        # summary.json is what tools poll every few seconds. The page's language is the HTML's
+        # business: the JSON is the same whatever page.locale says.
         extra = {k: v for k, v in (snapshot.get("outpost") or {}).items()
-                 if k not in ("uptime", "response_times")}
+                 if k not in ("uptime", "response_times", "locale")}
         body = {**body, "outpost": extra}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

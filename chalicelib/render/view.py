@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from . import charts, common, markdown
+from . import charts, common, i18n, markdown
 from .common import COMPONENT_LABELS, COMPONENT_TONES, label
+from .i18n import N_
 
 HISTORY_PAGE_SIZE = 10
 PAST_ON_INDEX = 5
@@ -18,15 +19,17 @@ PAST_ON_INDEX = 5
 def page_info(snapshot: dict, social_url: Optional[str] = None, accounts=()) -> dict:
     page = snapshot.get("page") or {}
     extra = common.outpost(snapshot)
-    return {"name": page.get("name") or "Status", "url": page.get("url") or "",
-            "time_zone": page.get("time_zone") or "Etc/UTC",
+    locale = common.locale_of(snapshot)
+    return {"name": page.get("name") or i18n.translations(locale).gettext("Status"),
+            "url": page.get("url") or "", "locale": locale,
+            "lang": locale, "time_zone": page.get("time_zone") or "Etc/UTC",
             "hosted_on": common.place(extra.get("hosted_on")),
             "service_hosted_on": common.place(extra.get("service_hosted_on")),
             "regions": list(extra.get("regions") or ()), "quorum": extra.get("quorum"),
             "social": _social(social_url),
             "accounts": _accounts(accounts),
             "last_verified_backup": common.human_time(extra.get("last_verified_backup"),
-                                                      page.get("time_zone") or "Etc/UTC")
+                                                      page.get("time_zone") or "Etc/UTC", locale)
             if extra.get("last_verified_backup") else None}
 
 
@@ -53,16 +56,18 @@ def banner(snapshot: dict, stale: bool) -> dict:
     page = page_info(snapshot)
     extra = common.outpost(snapshot)
     as_of = extra.get("data_as_of")
+    t = i18n.translations(page["locale"])
+    when = common.human_time(as_of, page["time_zone"], page["locale"])
     if stale:
-        text = ("Status unknown: no check results have arrived yet" if not as_of else
-                "Status unknown: checks have stopped reporting")
-        return {"tone": "unknown", "text": text, "stale": True,
-                "as_of": common.human_time(as_of, page["time_zone"]), "as_of_iso": as_of}
+        text = (t.gettext("Status unknown: no check results have arrived yet") if not as_of else
+                t.gettext("Status unknown: checks have stopped reporting"))
+        return {"tone": "unknown", "text": text, "stale": True, "as_of": when, "as_of_iso": as_of}
     status = snapshot.get("status") or {}
     indicator = status.get("indicator", "none")
+    # v2's description is one of status.rollup's English phrases (common.STATUS_DESCRIPTIONS)
     return {"tone": common.INDICATOR_TONES.get(indicator, "unknown"),
-            "text": status.get("description") or "Status", "stale": False,
-            "as_of": common.human_time(as_of, page["time_zone"]), "as_of_iso": as_of}
+            "text": t.gettext(status.get("description") or "Status"), "stale": False,
+            "as_of": when, "as_of_iso": as_of}
 
 
 def component_sections(snapshot: dict, stale: bool) -> list[dict]:
@@ -98,87 +103,126 @@ def _component(snapshot: dict, row: dict, stale: bool, tz: str) -> dict:
     status = common.effective_status(snapshot, row, stale)
     # What the static copy switches to in the browser once its data has gone stale.
     if_stale = common.effective_status(snapshot, row, True)
+    locale = common.locale_of(snapshot)
     return {
         "id": cid, "key": mine.get("key"), "name": row.get("name") or "",
         "description": row.get("description"),
-        "status": status, "label": label(COMPONENT_LABELS, status),
+        "status": status, "label": label(COMPONENT_LABELS, status, locale),
         "tone": COMPONENT_TONES.get(status, "unknown"),
-        "stale_label": label(COMPONENT_LABELS, if_stale),
+        "stale_label": label(COMPONENT_LABELS, if_stale, locale),
         "stale_tone": COMPONENT_TONES.get(if_stale, "unknown"),
         # Scope and reasons describe live checks; with stale data they would mislead.
-        "scope_text": None if stale else mine.get("scope_text"),
+        "scope_text": None if stale else scope_text(mine, locale),
         "reasons": [] if stale or status == "operational" else list(mine.get("reasons") or ()),
-        "maintenance": _window(mine.get("maintenance"), tz),
-        "last_checked": common.human_time(mine.get("last_checked_at"), tz),
+        "maintenance": _window(mine.get("maintenance"), tz, locale),
+        "last_checked": common.human_time(mine.get("last_checked_at"), tz, locale),
         "last_checked_iso": mine.get("last_checked_at"),
-        "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid)),
-        "chart": charts.response_chart((extra.get("response_times") or {}).get(cid)),
+        "uptime": charts.uptime_bars((extra.get("uptime") or {}).get(cid), locale),
+        "chart": charts.response_chart((extra.get("response_times") or {}).get(cid), locale),
         "reported": reported(extra, cid, row.get("name") or ""),
         "third_party": mine.get("third_party"),      # the vendor's host, or None
     }
 
 
 # The report form's choices, in the words of someone who is having the trouble.
-REPORT_KINDS = (("down", "It is down or won't load"), ("slow", "It is slow"),
-                ("errors", "I get errors"), ("login", "I can't log in"),
-                ("other", "Something else"))
+REPORT_KINDS = (("down", N_("It is down or won't load")), ("slow", N_("It is slow")),
+                ("errors", N_("I get errors")), ("login", N_("I can't log in")),
+                ("other", N_("Something else")))
+
+
+def scope_text(mine: dict, locale: str) -> Optional[str]:
+    """status.describe_scope's words in the page's language, from the counts in the snapshot
+    (older snapshots carry only the English text)."""
+    scope = mine.get("scope")
+    if not scope:
+        return mine.get("scope_text")
+    t = i18n.translations(locale)
+    total = scope.get("total") or 0
+    if scope.get("failing"):
+        return t.ngettext("failing from %(count)d of %(total)d region",
+                          "failing from %(count)d of %(total)d regions",
+                          total) % {"count": scope["failing"], "total": total}
+    if scope.get("degraded"):
+        return t.ngettext("degraded from %(count)d of %(total)d region",
+                          "degraded from %(count)d of %(total)d regions",
+                          total) % {"count": scope["degraded"], "total": total}
+    if (scope.get("reporting") or 0) < total:
+        return t.ngettext("%(count)d of %(total)d region reporting",
+                          "%(count)d of %(total)d regions reporting",
+                          total) % {"count": scope.get("reporting") or 0, "total": total}
+    return None
 
 
 def reported(extra: dict, cid: str, name: str) -> Optional[str]:
     """"N people reported problems with X in the last 30 minutes", when the snapshot has a
     public count for the component (only counts at or over the threshold are published)."""
-    from ..reports import minutes
     count = (extra.get("reports") or {}).get(cid)
     window = extra.get("reports_window_seconds")
     if not count or not window:
         return None
-    who = "1 person" if count == 1 else f"{count} people"
-    return f"{who} reported problems with {name} in the last {minutes(window)}"
+    t = i18n.translations(i18n.known(extra.get("locale")))
+    m = int(window // 60)               # the window's words as reports.minutes has them
+    if m == 60:
+        return t.ngettext("%(count)d person reported problems with %(name)s in the last hour",
+                          "%(count)d people reported problems with %(name)s in the last hour",
+                          count) % {"count": count, "name": name}
+    if m % 60 == 0 and m > 60:
+        return t.ngettext("%(count)d person reported problems with %(name)s in the last "
+                          "%(hours)d hours", "%(count)d people reported problems with %(name)s "
+                          "in the last %(hours)d hours", count) % {"count": count, "name": name,
+                                                                   "hours": m // 60}
+    return t.ngettext("%(count)d person reported problems with %(name)s in the last "
+                      "%(minutes)d minutes", "%(count)d people reported problems with %(name)s "
+                      "in the last %(minutes)d minutes", count) % {"count": count, "name": name,
+                                                                   "minutes": m}
 
 
 def report_kinds(extra: dict) -> list[dict]:
     """The choices of the per-component report form; empty (no forms) when reports are off."""
     if not extra.get("reports_window_seconds"):
         return []
-    return [{"value": value, "label": text} for value, text in REPORT_KINDS]
+    t = i18n.translations(i18n.known(extra.get("locale")))
+    return [{"value": value, "label": t.gettext(text)} for value, text in REPORT_KINDS]
 
 
-def _window(window: Optional[dict], tz: str) -> Optional[dict]:
+def _window(window: Optional[dict], tz: str, locale: str = i18n.DEFAULT) -> Optional[dict]:
     """A maintenance window from the status file that covers the component right now."""
     if not window:
         return None
-    return {"name": window.get("name") or "Maintenance",
-            "until": common.human_time(window.get("ends_at"), tz),
+    return {"name": window.get("name") or i18n.translations(locale).gettext("Maintenance"),
+            "until": common.human_time(window.get("ends_at"), tz, locale),
             "until_iso": window.get("ends_at")}
 
 
-def incident(item: dict, tz: str) -> dict:
+def incident(item: dict, tz: str, locale: str = i18n.DEFAULT) -> dict:
     """An incident or maintenance with its timeline (updates newest first, as stored)."""
     maintenance = "scheduled_for" in item
     updates = []
     for u in item.get("incident_updates") or ():
         affected = [{"name": a.get("name") or "",
-                     "old": label(COMPONENT_LABELS, a.get("old_status")),
-                     "new": label(COMPONENT_LABELS, a.get("new_status"))}
+                     "old": label(COMPONENT_LABELS, a.get("old_status"), locale),
+                     "new": label(COMPONENT_LABELS, a.get("new_status"), locale)}
                     for a in u.get("affected_components") or ()]
         at = u.get("display_at") or u.get("created_at")
         updates.append({"id": u.get("id"), "status": u.get("status"),
-                        "label": label(common.UPDATE_LABELS, u.get("status")),
-                        "body": markdown.render(u.get("body")), "at": common.human_time(at, tz),
+                        "label": label(common.UPDATE_LABELS, u.get("status"), locale),
+                        "body": markdown.render(u.get("body")),
+                        "at": common.human_time(at, tz, locale),
                         "at_iso": at, "affected": affected})
     impact = item.get("impact") or "none"
     return {
         "id": item.get("id") or "", "name": item.get("name") or "", "maintenance": maintenance,
-        "status": item.get("status"), "label": label(common.UPDATE_LABELS, item.get("status")),
-        "impact": label(common.IMPACT_LABELS, impact),
+        "status": item.get("status"),
+        "label": label(common.UPDATE_LABELS, item.get("status"), locale),
+        "impact": label(common.IMPACT_LABELS, impact, locale),
         "tone": common.IMPACT_TONES.get(impact, "unknown"),
-        "created": common.human_time(item.get("created_at"), tz),
+        "created": common.human_time(item.get("created_at"), tz, locale),
         "created_iso": item.get("created_at"),
-        "resolved": common.human_time(item.get("resolved_at"), tz),
+        "resolved": common.human_time(item.get("resolved_at"), tz, locale),
         "resolved_iso": item.get("resolved_at"),
-        "scheduled_for": common.human_time(item.get("scheduled_for"), tz),
+        "scheduled_for": common.human_time(item.get("scheduled_for"), tz, locale),
         "scheduled_for_iso": item.get("scheduled_for"),
-        "scheduled_until": common.human_time(item.get("scheduled_until"), tz),
+        "scheduled_until": common.human_time(item.get("scheduled_until"), tz, locale),
         "scheduled_until_iso": item.get("scheduled_until"),
         "components": [c.get("name") or "" for c in item.get("components") or ()],
         "updates": updates,
@@ -187,7 +231,7 @@ def incident(item: dict, tz: str) -> dict:
 
 def index(snapshot: dict, stale: bool, social_url: Optional[str] = None, accounts=()) -> dict:
     page = page_info(snapshot, social_url, accounts)
-    tz = page["time_zone"]
+    tz, locale = page["time_zone"], page["locale"]
     incidents = snapshot.get("incidents") or []
     maintenances = snapshot.get("scheduled_maintenances") or []
     active = [i for i in incidents if i.get("status") in common.UNRESOLVED]
@@ -196,13 +240,13 @@ def index(snapshot: dict, stale: bool, social_url: Optional[str] = None, account
         "page": page, "banner": banner(snapshot, stale), "stale": stale,
         "extra": common.outpost(snapshot),
         "sections": component_sections(snapshot, stale),
-        "active": [incident(i, tz) for i in active],
-        "maintenance_now": [incident(m, tz) for m in maintenances
+        "active": [incident(i, tz, locale) for i in active],
+        "maintenance_now": [incident(m, tz, locale) for m in maintenances
                             if m.get("status") in common.MAINTENANCE_ACTIVE],
-        "maintenance_next": [incident(m, tz) for m in
+        "maintenance_next": [incident(m, tz, locale) for m in
                              sorted((m for m in maintenances if m.get("status") == "scheduled"),
                                     key=common.sort_key)],
-        "past": [incident(i, tz) for i in past[:PAST_ON_INDEX]],
+        "past": [incident(i, tz, locale) for i in past[:PAST_ON_INDEX]],
         "report_kinds": report_kinds(common.outpost(snapshot)),
     }
 
@@ -218,16 +262,16 @@ def history(snapshot: dict, number: int) -> Optional[dict]:
     if not 1 <= number <= pages:
         return None
     page = page_info(snapshot)
-    tz = page["time_zone"]
+    tz, locale = page["time_zone"], page["locale"]
     items = sorted([*(snapshot.get("incidents") or ()), *(snapshot.get("scheduled_maintenances") or ())],
                    key=common.sort_key, reverse=True)
     chunk = items[(number - 1) * HISTORY_PAGE_SIZE: number * HISTORY_PAGE_SIZE]
     months: list[dict] = []
     for item in chunk:
-        month = common.month_label(item.get("scheduled_for") or item.get("created_at"), tz)
+        month = common.month_label(item.get("scheduled_for") or item.get("created_at"), tz, locale)
         if not months or months[-1]["label"] != month:
             months.append({"label": month, "members": []})
-        months[-1]["members"].append(incident(item, tz))
+        months[-1]["members"].append(incident(item, tz, locale))
     return {"page": page, "number": number, "pages": pages, "months": months,
             "newer": number - 1 if number > 1 else None,
             "older": number + 1 if number < pages else None}

@@ -39,7 +39,7 @@ def test_a_young_page_draws_its_days_at_the_right_edge():
     assert bars["summary"] == "100% uptime over the last 3 days, 0 days with downtime or degradation"
     assert charts.uptime_bars(None) is None and charts.uptime_bars({"days": []}) is None
     assert charts.uptime_bars({"days": [{"date": "2026-01-01", "uptime": None}],
-                               "uptime_90d": None})["summary"] == "no uptime data for the last 1 days"
+                               "uptime_90d": None})["summary"] == "no uptime data for the last 1 day"
 
 
 def test_the_drawn_paths_cover_every_day_once():
