@@ -163,7 +163,7 @@ class ScaledRun:
                     0.05, self.config["on_state_change_mb"], 80)) / region_rounds}
 
     def _origin(self) -> dict:
-        from chalicelib.http import PUBLIC_CACHE_CONTROL
+        from chalicelib.caching import PUBLIC_CACHE_CONTROL
         got, fetches = self.meter.take("origin"), self.fetches
         last = fetches[-1]["resp"]
         body = last["body"].encode("utf-8")

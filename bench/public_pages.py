@@ -111,7 +111,7 @@ def run(calls) -> tuple[list[Row], dict]:
     from app import app
     from chalicelib import wiring
     from chalicelib.render import html
-    from chalicelib.services import PublicCache
+    from chalicelib.public_cache import PublicCache
     from .env import ROOT
 
     rows: list[Row] = []

@@ -95,7 +95,8 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
     from app import app
     from chalicelib import wiring
     from chalicelib.render import v2
-    from chalicelib.services import PublicCache, publish_snapshot
+    from chalicelib.public_cache import PublicCache
+    from chalicelib.publish import publish_snapshot
     from .env import ROOT
 
     rows: list[Row] = []

@@ -33,7 +33,7 @@ def run() -> tuple[list[Row], dict]:
     import boto3
 
     from chalicelib import wiring
-    from chalicelib.services import record_round
+    from chalicelib.rounds import record_round
     from tests.api.conftest import Clock
 
     from .bigpage import results

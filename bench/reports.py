@@ -41,7 +41,7 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
     from app import app
     from chalicelib import reporting, wiring
     from chalicelib.notify import Notifier
-    from chalicelib.services import publish_snapshot
+    from chalicelib.publish import publish_snapshot
     from .env import ROOT
     from .public_read import CONSTANT, make_config
 

@@ -47,7 +47,7 @@ def _page(c, n: int, clock, tables: str = "bench"):
 
 
 def _round(c, cfg, clock, failing=frozenset()):
-    from chalicelib.services import record_round
+    from chalicelib.rounds import record_round
     from .bigpage import results
     clock.t += 60
     t0 = time.perf_counter()
@@ -66,7 +66,7 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
     from app import app
     from chalicelib import budget, wiring
     from chalicelib.incidents import is_open
-    from chalicelib.services import mint_key
+    from chalicelib.manage import mint_key
     from .bigpage import incident_docs, seed
     from .env import ROOT
     from .public_read import make_states

@@ -15,13 +15,13 @@ import logging
 import threading
 from typing import Callable, Iterable, Optional
 
+from .metrics import emit_results
 from .model import Monitor
+from .rounds import probe_round, record_round, run_round
 
 log = logging.getLogger("outpost.checker")
 # Seconds a slot needs beyond its longest timeout: run_checks' grace plus the round's writes.
 WRITE_RESERVE = 3.0
-# A round vouches for the page for this many rounds: a little slack for a late schedule.
-CREDIT_ROUNDS = 1.5
 
 
 def plan(monitors: Iterable[Monitor], period: float) -> list[tuple[float, tuple[str, ...]]]:
@@ -36,11 +36,9 @@ def plan(monitors: Iterable[Monitor], period: float) -> list[tuple[float, tuple[
 
 def run_scheduled(c, regions: Optional[Iterable[str]] = None,
                   time_left: Optional[Callable[[], float]] = None) -> list:
-    """One scheduled invocation: every slot of the plan, each a round (services.run_round).
+    """One scheduled invocation: every slot of the plan, each a round (rounds.run_round).
 
     `time_left()` is the Lambda's remaining seconds (None: unlimited, as in the local stack)."""
-    from .services import probe_round, record_round, run_round
-
     cfg = c.config
     regions = tuple(regions or c.settings.check_regions)
     monitors = {m.id: m for _, m in cfg.monitors()}
@@ -88,52 +86,6 @@ def run_scheduled(c, regions: Optional[Iterable[str]] = None,
     return [r for r in reports if r is not None]
 
 
-def attach_history(c, previous: Optional[dict], doc: dict, states: dict,
-                   views: Optional[dict], spans: Optional[list] = None) -> list:
-    """Annotate a freshly built snapshot (unknown, maintenance, stale) and carry the uptime and
-    response-time history into it. Returns the days this publish closed."""
-    from .history import annotate, attach, component_histograms
-    from .windows import active
-
-    cfg, now = c.config, c.clock()
-    annotate(doc, cfg, states, active(cfg.maintenance, now, cfg.page.time_zone), now)
-    restored = None if previous and previous.get("_uptime") else _restore(c, doc)
-    histograms = component_histograms(cfg, views) if views is not None else None
-    return attach(previous, doc, now, CREDIT_ROUNDS * cfg.checks.interval, histograms, restored,
-                  spans)
-
-
-def store_closed_days(c, closed: list) -> None:
-    """One history item per component per closed day; a failure is logged, not raised: the
-    same days are in the snapshot, and the next day's flush does not depend on this one."""
-    if not closed:
-        return
-    days = [(key, {**day, "response_time": point}) for key, day, point in closed if key]
-    try:
-        c.store.put_history_days(days, c.clock())
-    except Exception:
-        log.exception("could not store %d closed history days", len(days))
-
-
-def _restore(c, doc: dict) -> Optional[dict]:
-    """History from the history table for a snapshot that has none (first publish after the
-    snapshot was lost or the format changed). One query per component, only then."""
-    from .uptime import DAYS, day_key, uptime_over
-    since = day_key(c.clock() - DAYS * 86400, doc["page"]["time_zone"])
-    uptime, rts = {}, {}
-    try:
-        for cid, extra in doc["outpost"]["components"].items():
-            days = c.store.load_history_days(extra["key"], since)
-            if days:
-                uptime[cid] = {"days": [{k: v for k, v in d.items() if k != "response_time"}
-                                        for d in days], "uptime_90d": uptime_over(days)}
-                rts[cid] = [d["response_time"] for d in days if d.get("response_time")]
-    except Exception:
-        log.exception("could not read history back; starting it afresh")
-        return None
-    return {"uptime": uptime, "response_times": rts}
-
-
 def run_invocation(c, lambda_context=None) -> dict:
     """The scheduled handler's body: every round of this invocation, summed up for the log."""
     remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
@@ -141,7 +93,6 @@ def run_invocation(c, lambda_context=None) -> dict:
     transitions: dict = {}
     for report in reports:
         transitions.update(report.transitions)
-    from .metrics import emit_results          # the one log line of the invocation
     emit_results(c.env, reports, c.clock())
     return {"round_at": reports[0].round_at if reports else None, "rounds": len(reports),
             "checks": sum(r.checks for r in reports),

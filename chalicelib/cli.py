@@ -360,7 +360,7 @@ def keys(obj, local):
 @click.pass_obj
 def keys_create(obj, name, scopes, expires):
     from .conditions import ConditionError, parse_duration
-    from .services import mint_key
+    from .manage import mint_key
     c = obj["container"]
     expires_at = None
     if expires:

@@ -111,6 +111,10 @@ class FeedChanged(Conflict):
     """Another incident was written to the public feed meanwhile (or held it in a transaction)."""
 
 
+class SnapshotChanged(Conflict):
+    """Another writer published the snapshot first (or replaced its history parts)."""
+
+
 class IdempotencyTaken(Conflict):
     """Another request took over this Idempotency-Key's lease."""
 
@@ -128,10 +132,27 @@ class TooBusy(Busy):
         super().__init__(f"{what}; retry in a moment", headers={"Retry-After": "1"})
 
 
+class SnapshotUnavailable(OutpostError):
+    """No snapshot in memory and storage is not answering: the route says 503, not 500."""
+
+    status = 503
+
+
 class QueueFailed(OutpostError):
     """SQS refused some messages (or no queue is configured): those named were not queued."""
 
     status = 503
+
+
+class PostFailed(OutpostError):
+    """A social post or poll the platform did not take; `permanent` when trying again can't
+    help (the message goes to the dead-letter queue at once)."""
+
+    status = 502
+
+    def __init__(self, reason: str, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 def retry_on_conflict(attempt: Callable[[], T], *, what: str, tries: int = 8,

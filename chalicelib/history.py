@@ -1,7 +1,7 @@
 """Pure: what the checker adds to a built snapshot: honesty about missing data, maintenance,
 and the uptime / response-time history carried from one snapshot to the next.
 
-Every snapshot write goes through `attach` (services.publish_snapshot), so the history rides in
+Every snapshot write goes through `attach` (publish.publish_snapshot), so the history rides in
 the one item a public GET reads: serving /api/v2/uptime.json costs no extra DynamoDB call. The
 ledger (`_uptime`: when time was last accounted and what each component showed then) lives in
 the same item, so accounting is exactly-once under the snapshot's conditional write: a writer
@@ -16,6 +16,7 @@ from typing import Mapping, Optional
 
 from .model import ComponentState, MonitorRegionState, StatusConfig
 from .snapshot import iso_ms, public_id
+from .snapview import too_old
 from .uptime import DAYS, advance_spans, kind_of, merge, rt_point, uptime_over
 
 REGION_DETAIL_DAYS = 14
@@ -38,25 +39,15 @@ def annotate(doc: dict, config: StatusConfig, states: Mapping[str, ComponentStat
         extra["maintenance"] = None if window is None else {
             "id": window[0].id, "name": window[0].name,
             "starts_at": iso_ms(window[1], tz), "ends_at": iso_ms(window[2], tz)}
-    doc["outpost"]["stale"] = is_stale(doc, now)
+    doc["outpost"]["stale"] = too_old(doc, now)
     return doc
-
-
-def is_stale(doc: dict, now: float) -> bool:
-    """No fresh check data at all: every checker stopped (or none ever ran). A page without
-    monitored components is never stale: nothing is supposed to report."""
-    out = doc.get("outpost") or {}
-    if not any(e.get("monitored", True) for e in (out.get("components") or {}).values()):
-        return False
-    as_of = out.get("data_as_of_epoch")
-    return as_of is None or now - float(as_of) > float(out.get("stale_after_seconds") or 180)
 
 
 def mark_stale(doc: dict, now: float) -> dict:
     """The document as a reader should see it at `now`. The snapshot is only rewritten when a
     round runs, so when every checker is down nobody would say so: the read side does, here.
     Returns `doc` itself when nothing changes, a marked copy otherwise."""
-    stale = is_stale(doc, now)
+    stale = too_old(doc, now)
     if not stale and not (doc.get("outpost") or {}).get("stale"):
         return doc
     marked = copy.copy(doc)

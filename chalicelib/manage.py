@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import budget
+from .auth import new_key, validate_scopes
 from .mentions import schedule_polls
+from .publish import republish
 from . import incidents as core
-from .snapshot import public_id
+from .snapshot import known_components
 from .errors import (Conflict, FeedChanged, IdempotencyInFlight, IdempotencyMismatch,
                      IdempotencyTaken, IncidentChanged, NotFound, PreconditionFailed,
                      retry_on_conflict)
@@ -30,15 +32,6 @@ MAX_RETRIES = 8
 class Actor:
     key_id: str
     request_id: str
-
-
-def known_components(config) -> dict[str, str]:
-    """Any accepted component id (public 12-char id or status-file key) -> status-file key."""
-    out = {}
-    for comp in config.components:
-        out[comp.id] = comp.id
-        out[public_id(config.page.id, "component", comp.id)] = comp.id
-    return out
 
 
 def _feed_with(feed: list, doc: dict) -> list:
@@ -94,13 +87,6 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
     except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
         log.exception("incident %s saved but the snapshot rebuild failed", doc["id"])
     return new_version
-
-
-def republish(c) -> None:
-    from .services import publish_snapshot
-    states, _ = c.store.load_component_states()
-    publish_snapshot(c, states, None)
-    c.public_cache.invalidate()
 
 
 def create_incident(c, payload: Any, actor: Actor, idempotency_key: Optional[str] = None,
@@ -257,3 +243,13 @@ def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None
             log.exception("scheduled housekeeping task %s failed", name)
         ran += 1
     return ran
+
+
+# -- operator keys -------------------------------------------------------------------------------
+
+def mint_key(c, name: str, scopes, expires_at: Optional[float] = None) -> str:
+    """Create an operator key and return it; this is the only time the secret exists in clear."""
+    scopes = validate_scopes(scopes)
+    full, key_id, sha = new_key()
+    c.store.put_key(key_id, sha, name, scopes, c.clock(), expires_at)
+    return full

@@ -29,7 +29,7 @@ from . import reports as report_rules
 from .deliveries import Delivery
 from .render import posts
 from .render.common import UNRESOLVED
-from .storage import Conflict
+from .errors import Conflict
 
 log = logging.getLogger("outpost.mentions")
 COUNTER = "m#mentions"

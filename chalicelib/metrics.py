@@ -35,7 +35,7 @@ def snapshot_failure_line(function_name: str, error: BaseException, now: float) 
     a healthy page: CloudWatch bills a custom metric only for the hours it receives data, and
     this line is printed only when a write fails. No dimensions, so the checker and the API (an
     operator's write republishes too) count into one metric; the operators are told directly
-    (services.snapshot_not_written), so no alarm has to watch it."""
+    (publish.snapshot_not_written), so no alarm has to watch it."""
     return json.dumps({
         "_aws": {"Timestamp": int(now * 1000), "CloudWatchMetrics": [{
             "Namespace": "Outpost", "Dimensions": [[]],

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import mentions, reports as core
-from .manage import known_components, republish
 from .reports import ReportError
-from .snapshot import iso_ms, public_id
+from .publish import republish
+from .snapshot import iso_ms, known_components, public_id
 from .fanout import Busy, once
 from .errors import Conflict
 
 log = logging.getLogger("outpost.reports")
-STATE = "reports#state"          # state-table document: open spikes and the public counts
+STATE = core.STATE
 RECORD_TTL = 8 * 86400           # counters and reports: a week of baseline plus a day of slack
 HOUR = 3600
 
@@ -192,26 +192,6 @@ def _send_alert(c, key: str, spike: dict, tally: core.Tally) -> Optional[str]:
 
 
 # -- the snapshot's share, and the operators' view ----------------------------------------------
-
-def attach(c, previous: Optional[dict], doc: dict) -> None:
-    """Called by publish_snapshot: whether the page takes reports, and the public counts.
-    Never raises: a report problem must not stop the page from being published."""
-    policy = c.config.reports
-    extra = doc.setdefault("outpost", {})
-    if not policy.enabled:
-        return
-    extra["reports_window_seconds"] = int(policy.window)
-    if not policy.public:
-        return
-    try:
-        state, _ = c.store.load_document(STATE)
-        counts = (state or {}).get("public") or {}
-    except Exception:                          # noqa: BLE001 - keep what the page showed
-        log.exception("could not read the report counts; keeping the previous ones")
-        counts = ((previous or {}).get("outpost") or {}).get("reports") or {}
-    shown = extra.get("components") or {}
-    extra["reports"] = {pid: int(n) for pid, n in counts.items() if pid in shown}
-
 
 def listing(c, component: Optional[str], limit: int) -> list[dict]:
     """Newest reports first, with their notes (operators only)."""

@@ -32,6 +32,7 @@ MAX_BODY = 4096                      # bytes; a full note in UTF-8 fits with roo
 UNKNOWN_COUNTRY = "--"
 _COUNTRY = re.compile(r"[A-Z]{2}")
 FIELDS = ("component", "kind", "note")
+STATE = "reports#state"          # state-table document: open spikes and the public counts
 
 
 class ReportError(RequestRefused):

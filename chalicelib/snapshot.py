@@ -32,6 +32,15 @@ def public_id(page_id: str, kind: str, key: str) -> str:
     return "".join(out)
 
 
+def known_components(config) -> dict[str, str]:
+    """Any accepted component id (public 12-char id or status-file key) -> status-file key."""
+    out = {}
+    for comp in config.components:
+        out[comp.id] = comp.id
+        out[public_id(config.page.id, "component", comp.id)] = comp.id
+    return out
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str):
     return timezone.utc if name in ("UTC", "Etc/UTC") else ZoneInfo(name)

@@ -27,20 +27,12 @@ from dataclasses import replace
 from . import deliveries, mentions
 from .deliveries import Delivery
 from .render import posts
-from .storage import Conflict
+from .errors import Conflict, PostFailed
 
 log = logging.getLogger("outpost.social")
 LEASE_SECONDS = 60.0
 THREAD_WAIT = 600.0            # how long a later update waits for its thread's first post
 WAIT_STEP = 20.0
-
-
-class PostFailed(Exception):
-    """A post or poll the platform did not take; `permanent` when trying again can't help."""
-
-    def __init__(self, reason: str, permanent: bool = False):
-        super().__init__(reason)
-        self.permanent = permanent
 
 
 # -- enqueue (the stream consumer) --------------------------------------------------------------

@@ -15,7 +15,7 @@ from atproto_client.exceptions import AtProtocolError, RequestErrorBase
 from atproto_client.request import Request
 from mastodon import Mastodon, MastodonAPIError, MastodonError
 
-from .social import PostFailed
+from .errors import PostFailed
 
 # The platform refused this post as such (malformed, too long): trying again won't help.
 PERMANENT = {400, 404, 413, 422}

@@ -15,7 +15,10 @@ import logging
 import threading
 from typing import NamedTuple, Optional
 
-from .http import PUBLIC_CACHE_CONTROL
+from .caching import PUBLIC_CACHE_CONTROL
+from .render import badges, feeds, html, v2
+from .snapview import is_stale, outpost
+from .snapshot import iso_ms
 
 log = logging.getLogger("outpost")
 
@@ -37,9 +40,6 @@ class StaticObject(NamedTuple):
 def static_objects(snapshot: dict, now: float,
                    social_url: Optional[str] = None, accounts=()) -> list[StaticObject]:
     """Everything the public API serves, rendered from `snapshot` as of `now` (for staleness)."""
-    from .render import badges, feeds, html, v2
-    from .render.common import is_stale, outpost
-
     stale = is_stale(snapshot, now)
     # The copy is rewritten only when the page changes: its script reads the newest check
     # time from heartbeat.json (StaticPublisher.beat) before it calls the page stale.
@@ -52,8 +52,7 @@ def static_objects(snapshot: dict, now: float,
            StaticObject("api/v2/shields.json", badges.page_shields(snapshot, stale), JSON)]
     out += [StaticObject(f"api/v2/{name}.json", v2.render(snapshot, name), JSON)
             for name in v2.ENDPOINTS]
-    from .routes.checks import render_uptime     # the checker's /api/v2/uptime.json
-    out.append(StaticObject("api/v2/uptime.json", render_uptime(snapshot), JSON))
+    out.append(StaticObject("api/v2/uptime.json", v2.render_uptime(snapshot), JSON))
     keys = {cid: extra.get("key") for cid, extra in (outpost(snapshot).get("components") or {}).items()}
     for row in snapshot.get("components") or ():
         svg = badges.component_svg(snapshot, row, stale)
@@ -116,7 +115,6 @@ class StaticPublisher:
         limit while checks run."""
         if not self.bucket or now - self._beat_at < beat_every(config):
             return False
-        from .snapshot import iso_ms
         as_of = heartbeat.get("as_of")
         body = json.dumps({"data_as_of": iso_ms(as_of, config.page.time_zone),
                            "data_as_of_epoch": as_of}, separators=(",", ":")).encode()

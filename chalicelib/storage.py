@@ -25,6 +25,7 @@ from pynamodb.models import Model
 
 from . import budget
 from .errors import (Conflict, FeedChanged, IdempotencyTaken, IncidentChanged, OutpostError,
+                     SnapshotChanged,
                      retry_on_conflict)
 from .model import (CheckResult, ComponentState, ComponentStatus, Level,
                     MonitorRegionState, Scope)
@@ -372,7 +373,7 @@ class Store:
             reasons = [getattr(r, "code", None) for r in (exc.cancellation_reasons or [])]
             if reasons and reasons[0] == "ConditionalCheckFailed" \
                     or "TransactionConflict" in reasons:
-                raise Conflict("snapshot") from exc
+                raise SnapshotChanged("snapshot") from exc
             raise
         return 1 if version is None else version + 1
 

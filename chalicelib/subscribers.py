@@ -22,7 +22,7 @@ import secrets
 from typing import Any, Optional
 
 from .errors import Conflict, RequestRefused
-from .manage import known_components
+from .snapshot import known_components
 from .render import i18n, messages
 
 log = logging.getLogger("outpost.subscribers")

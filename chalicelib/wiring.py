@@ -173,7 +173,7 @@ class Container:
     @property
     def public_cache(self):
         def build():
-            from .services import PublicCache
+            from .public_cache import PublicCache
             return PublicCache(self, ttl=self.settings.snapshot_cache_seconds)
         return self._get("public_cache", build)
 

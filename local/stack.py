@@ -206,7 +206,8 @@ def main() -> int:
     app = config.chalice_app
 
     from chalicelib import wiring
-    from chalicelib.services import mint_key, publish_snapshot
+    from chalicelib.manage import mint_key
+    from chalicelib.publish import publish_snapshot
     c = wiring.container
     c.store.create_tables()
     publish_snapshot(c, {}, None)

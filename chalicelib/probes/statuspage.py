@@ -3,7 +3,7 @@
 The fetch is an ordinary HTTP check (probes.http): the SSRF guard on every hop, the monitor's
 deadline over the whole exchange, and at most http.MAX_BODY_BYTES read, so a vendor page that
 hangs, trickles or is huge costs what any check costs. A page that can't be read or isn't
-Statuspage's JSON is an error with no vendor status (services._fold_region: no news).
+Statuspage's JSON is an error with no vendor status (rounds._fold_region: no news).
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from ..snapview import outpost
 from . import i18n
 from .i18n import N_
 
@@ -56,24 +57,6 @@ def label(table: dict, value, locale: str = i18n.DEFAULT) -> str:
     if value in table:
         return i18n.translations(locale).gettext(table[value])
     return str(value or "").replace("_", " ").capitalize()
-
-
-def outpost(snapshot: dict) -> dict:
-    return snapshot.get("outpost") or {}
-
-
-def is_stale(snapshot: dict, now: float) -> bool:
-    """True when checks have stopped (or never reported): the page must not show green.
-
-    The checker may decide (`outpost.stale`); otherwise judge from the age of the newest result.
-    """
-    extra = outpost(snapshot)
-    if extra.get("stale") is not None:
-        return bool(extra["stale"])
-    as_of = extra.get("data_as_of_epoch")
-    if as_of is None:
-        return True
-    return now - float(as_of) > float(extra.get("stale_after_seconds") or 180)
 
 
 def effective_status(snapshot: dict, row: dict, stale: bool) -> str:

@@ -49,3 +49,23 @@ def render(snapshot: dict, name: str) -> bytes:
                  if k not in ("uptime", "response_times", "locale")}
         body = {**body, "outpost": extra}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def render_uptime(snapshot: dict, name: str = "uptime") -> bytes:
+    """Pure: the uptime document; components keyed by their public id, in page order."""
+    out = snapshot.get("outpost") or {}
+    uptime, rts = out.get("uptime") or {}, out.get("response_times") or {}
+    extras = out.get("components") or {}
+    rows = [r for r in snapshot.get("components") or () if not r.get("group")]
+    body = {
+        "page": snapshot["page"],
+        "stale": bool(out.get("stale")),
+        "data_as_of": out.get("data_as_of"),
+        "components": [{
+            "id": r["id"], "name": r["name"], "key": (extras.get(r["id"]) or {}).get("key"),
+            "uptime_90d": (uptime.get(r["id"]) or {}).get("uptime_90d"),
+            "days": (uptime.get(r["id"]) or {}).get("days") or [],
+            "response_times": rts.get(r["id"]) or [],
+        } for r in rows],
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

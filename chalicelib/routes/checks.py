@@ -7,39 +7,18 @@ once per snapshot version.
 """
 from __future__ import annotations
 
-import json
-
 from chalice import Blueprint
 
 from .. import http, wiring
+from ..errors import SnapshotUnavailable
+from ..render.v2 import render_uptime
 
 bp = Blueprint(__name__)
 c = wiring.container
 
 
-def render_uptime(snapshot: dict, name: str = "uptime") -> bytes:
-    """Pure: the uptime document; components keyed by their public id, in page order."""
-    out = snapshot.get("outpost") or {}
-    uptime, rts = out.get("uptime") or {}, out.get("response_times") or {}
-    extras = out.get("components") or {}
-    rows = [r for r in snapshot.get("components") or () if not r.get("group")]
-    body = {
-        "page": snapshot["page"],
-        "stale": bool(out.get("stale")),
-        "data_as_of": out.get("data_as_of"),
-        "components": [{
-            "id": r["id"], "name": r["name"], "key": (extras.get(r["id"]) or {}).get("key"),
-            "uptime_90d": (uptime.get(r["id"]) or {}).get("uptime_90d"),
-            "days": (uptime.get(r["id"]) or {}).get("days") or [],
-            "response_times": rts.get(r["id"]) or [],
-        } for r in rows],
-    }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 @bp.route("/api/v2/uptime.json", cors=True)
 def uptime():
-    from ..services import SnapshotUnavailable
     try:
         body, etag = c.public_cache.rendered("uptime", render_uptime, history=True)
     except SnapshotUnavailable:

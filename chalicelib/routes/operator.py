@@ -13,7 +13,7 @@ from chalice import Blueprint, Response
 from .. import auth, http, manage, wiring
 from ..apierrors import ApiError, response_for
 from ..errors import OutpostError
-from ..snapshot import incident_v2, public_id
+from ..snapshot import incident_v2, known_components, public_id
 
 bp = Blueprint(__name__)
 c = wiring.container
@@ -356,7 +356,7 @@ def openapi_document() -> dict:
         doc = yaml.safe_load(fh)
     params = doc["components"]["parameters"]
     params["page_id"]["schema"] = {"type": "string", "enum": [c.config.page.id]}
-    params["component_id"]["schema"]["examples"] = sorted(manage.known_components(c.config))
+    params["component_id"]["schema"]["examples"] = sorted(known_components(c.config))
     return doc
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 from chalice import Blueprint, Response
 
 from .. import http, wiring
+from ..snapview import is_stale
 
 bp = Blueprint(__name__)
 c = wiring.container
@@ -30,7 +31,6 @@ def _stale(snapshot: dict) -> bool:
     """Judged on the snapshot being rendered. The public cache marks a snapshot stale once its
     data is too old and keys its renderings by that mark, so a page rendered while fresh is
     never served once the data has gone stale (and the reverse)."""
-    from ..render.common import is_stale
     return is_stale(snapshot, c.clock())
 
 

@@ -11,7 +11,8 @@ from moto import mock_aws
 from chalicelib import backup, wiring
 from chalicelib.config import load_status_text
 from chalicelib.manage import Actor, create_incident, set_component, update_incident
-from chalicelib.services import mint_key, run_round
+from chalicelib.manage import mint_key
+from chalicelib.rounds import run_round
 from tests.targets import Target
 
 STATUS = """

@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import static_copy, wiring
-from chalicelib.http import PUBLIC_CACHE_CONTROL
+from chalicelib.caching import PUBLIC_CACHE_CONTROL
 from chalicelib.render import v2
 from tests import factories as f
 
@@ -114,7 +114,7 @@ def test_the_copy_judges_staleness_at_publish_time(s3):
 
 
 def test_publish_snapshot_writes_the_copy_and_survives_s3_failures(s3, caplog):
-    from chalicelib.services import publish_snapshot
+    from chalicelib.publish import publish_snapshot
     c = container()
     c.override(config=f.CFG)
     c.store.create_tables()

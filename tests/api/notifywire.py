@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from chalicelib.notify import Notifier
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
 from tests.sns_rules import StrictSNS

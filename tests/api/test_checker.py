@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.checker import run_invocation
 from chalicelib.config import load_status_text
-from chalicelib.services import run_round
+from chalicelib.rounds import run_round
 from tests.api.conftest import STATUS_FILE
 
 REGIONS = ["us-west-2", "eu-west-1", "ap-southeast-2"]

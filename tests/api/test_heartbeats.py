@@ -13,7 +13,8 @@ from moto import mock_aws
 
 from chalicelib import wiring
 from chalicelib.config import load_status_text
-from chalicelib.services import mint_key, run_round
+from chalicelib.manage import mint_key
+from chalicelib.rounds import run_round
 from tests.api.conftest import Clock
 
 STATUS = """

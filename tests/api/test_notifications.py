@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import deliveries
 from chalicelib.notify import Notifier
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries, Receiver
 
@@ -284,7 +284,7 @@ def test_email_signup_is_enumeration_safe_and_operators_can_erase(wired):
 
 def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_monitoring(
         wired, targets):
-    from chalicelib.services import run_round
+    from chalicelib.rounds import run_round
     c, client, clock, key, pump, drain, receiver, _ = wired
     targets = targets[0]                       # the same live targets the stack watches
     targets.behaviour = "fail"
@@ -362,7 +362,7 @@ def test_the_pages_plain_html_form_subscribes(wired):
 def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     from dataclasses import replace
     from chalicelib.fanout import flush_component_updates
-    from chalicelib.services import run_round
+    from chalicelib.rounds import run_round
     c, client, clock, key, pump, drain, receiver, hooks = wired
     c.override(config=replace(c.config, operations=replace(c.config.operations,
                                                            auto_incidents=False)))

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 
 BASE = "/api/v1/pages/acme"
 ALL = ["incidents:write", "components:write", "maintenance:write", "subscribers:read", "keys:admin"]

@@ -12,7 +12,7 @@ from botocore.client import BaseClient
 from chalicelib import auth
 from chalicelib.auth import FailureLimiter, KeyGuard, TtlLru
 from chalicelib.routes import operator
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 
 BASE = "/api/v1/pages/acme"
 LIMIT = auth.FAILURES_PER_CLIENT

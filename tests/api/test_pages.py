@@ -3,7 +3,7 @@ import json
 import re
 
 import feedparser
-from chalicelib.services import run_round
+from chalicelib.rounds import run_round
 from tests import factories as f
 from tests.inert import HOSTILE, assert_inert_html, assert_inert_xml, visible_text
 

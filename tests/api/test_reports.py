@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from chalicelib.notify import Notifier
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from chalicelib.snapshot import public_id
 
 API = public_id("acme", "component", "api")
@@ -307,7 +307,7 @@ def test_global_cap(ops):
 
 def test_failures_below_the_quorum_plus_a_spike_are_flagged_likely_real(ops, targets):
     from chalicelib.manage import housekeeping
-    from chalicelib.services import run_round
+    from chalicelib.rounds import run_round
     c, client, clock, drain = ops
     api_target, _ = targets
     tick(client)                                     # every region sees the API healthy

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
 from tests.api.test_operator_api import ALL, BASE
 
@@ -115,8 +115,8 @@ def test_a_huge_incident_still_fits_one_sns_message(wired):
 
 def test_a_failed_snapshot_rebuild_does_not_undo_the_idempotency_fence(wired, monkeypatch):
     c, client, clock, key, pump, drain, receiver, _ = wired
-    import chalicelib.services as services
-    real = services.publish_snapshot
+    import chalicelib.publish as publish
+    real = publish.publish_snapshot
     calls = []
 
     def flaky(*a, **kw):
@@ -124,7 +124,7 @@ def test_a_failed_snapshot_rebuild_does_not_undo_the_idempotency_fence(wired, mo
         if len(calls) == 1:
             raise ConnectionError("dynamodb hiccup")
         return real(*a, **kw)
-    monkeypatch.setattr(services, "publish_snapshot", flaky)
+    monkeypatch.setattr(publish, "publish_snapshot", flaky)
     body = {"incident": {"name": "Once"}}
     first = client.http.post(f"{BASE}/incidents", body=json.dumps(body),
                              headers={"Content-Type": "application/json",

@@ -21,7 +21,8 @@ from bench.dynamo import DynamoCalls
 from bench.public_read import make_config, make_states
 from chalicelib import budget, history, incidents as core, wiring
 from chalicelib.notify import Notifier
-from chalicelib.services import mint_key, record_round
+from chalicelib.manage import mint_key
+from chalicelib.rounds import record_round
 from chalicelib.storage import ItemTooLarge
 from tests.api.conftest import Clock
 

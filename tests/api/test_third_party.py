@@ -14,7 +14,7 @@ from chalicelib import expiry, wiring
 from chalicelib.config import load_status_text
 from chalicelib.notify import Notifier
 from chalicelib.probe import Prober
-from chalicelib.services import run_round
+from chalicelib.rounds import run_round
 from tests.api.conftest import Clock
 from tests.netfixtures import CA, Web, server_context
 from tests.vendorpage import VendorPage

@@ -11,7 +11,7 @@ from datetime import datetime
 import jsonschema
 
 from chalicelib import incidents as lifecycle
-from chalicelib.services import run_round
+from chalicelib.rounds import run_round
 from chalicelib.snapshot import build_snapshot, iso_ms, public_id
 from tests.api.v2_schema import ENDPOINTS
 

@@ -9,7 +9,7 @@ import pytest
 
 from bench.dynamo import DynamoCalls
 from bench.writes import recording
-from chalicelib.services import run_round
+from chalicelib.rounds import run_round
 from chalicelib.static_copy import HEARTBEAT_KEY
 from tests.api.test_checker import REGIONS, get, rounds, summary
 

@@ -481,7 +481,7 @@ def test_every_public_get_is_cached_and_everything_else_passes_through(template)
 
 
 def test_public_ttls_follow_the_origins_cache_control(template):
-    from chalicelib.http import PUBLIC_CACHE_CONTROL
+    from chalicelib.caching import PUBLIC_CACHE_CONTROL
     directives = dict(d.strip().partition("=")[::2] for d in PUBLIC_CACHE_CONTROL.split(","))
     max_age = int(directives["max-age"])
     assert "stale-while-revalidate" in directives

@@ -2,7 +2,8 @@
 import pytest
 
 from chalicelib.checker import plan
-from chalicelib.history import is_stale, mark_stale
+from chalicelib.history import mark_stale
+from chalicelib.snapview import is_stale
 from chalicelib.model import Monitor
 
 

@@ -134,7 +134,7 @@ def test_stale_keeps_a_status_an_operator_set():
 
 
 def test_no_results_yet_is_stale_and_says_so():
-    from chalicelib.render.common import is_stale
+    from chalicelib.snapview import is_stale
     snap = f.snapshot(data_as_of=None)
     assert is_stale(snap, f.T0)
     assert "no check results have arrived yet" in visible_text(page(snap, stale=True))
@@ -142,7 +142,7 @@ def test_no_results_yet_is_stale_and_says_so():
 
 @pytest.mark.parametrize("age, stale", [(0, False), (179, False), (181, True)])
 def test_staleness_is_judged_from_the_newest_result(age, stale):
-    from chalicelib.render.common import is_stale
+    from chalicelib.snapview import is_stale
     snap = f.snapshot(data_as_of=f.T0)       # checks every 60 s: stale after 180 s
     assert is_stale(snap, f.T0 + age) is stale
     snap["outpost"]["stale"] = False          # the checker's own verdict wins when present
