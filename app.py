@@ -11,7 +11,7 @@ from chalicelib.routes import subscribe
 from chalicelib.routes import reports
 from chalicelib.routes import heartbeats
 from chalicelib.render import v2
-from chalicelib.services import SnapshotUnavailable
+from chalicelib.errors import SnapshotUnavailable
 
 app = Chalice(app_name="outpost")
 # Chalice sets its app logger ("outpost") to ERROR; our modules log under "outpost.*" and their
