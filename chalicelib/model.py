@@ -216,6 +216,9 @@ class SocialPolicy:
         if self.x:
             out.append(("X", f"@{self.x.handle}", self.x.profile, False))
         return tuple(out)
+
+
+@dataclass(frozen=True)
 class Channel:
     """A chat or on-call destination (Slack, Matrix, PagerDuty...). The status file names the
     environment variable holding its Apprise URL, never the URL: the URL is the secret, and only
