@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .render.i18n import LOCALES
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .errors import OutpostError
-from .model import (AutoReply, BlueskyAccount, CheckPolicy, Component, MaintenanceWindow,
+from .model import (AutoReply, BlueskyAccount, Channel, CheckPolicy, Component, MaintenanceWindow,
                     MastodonAccount, Monitor, Operations, Page, Place, ReportPolicy, SocialPolicy,
                     StatusConfig, SubscriberPolicy, XAccount)
 
@@ -661,6 +661,32 @@ SOCIAL = {
 }
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CHANNEL_EVENTS = ("alerts", "incidents")
+
+
+def _env_reference(r: _Reader, node: Node, key: str) -> Any:
+    """The NAME of `${NAME}`, not its value: a channel's URL carries the service's token, so the
+    file only names the variable, and only the delivery worker reads it (the checker and the API
+    load this file too, without the secret in their environment)."""
+    if not (isinstance(node, ScalarNode) and node.tag == _TAG + "str"):
+        return r.wrong_type(node, key, "${NAME}, the environment variable with the channel's URL")
+    m = _ENV_REFERENCE.fullmatch(node.value.strip())
+    if m is None:
+        return r.fail(node, key, "write ${NAME}: the environment variable that holds the "
+                                 "channel's Apprise URL (the URL carries the service's secret "
+                                 "token, so it never sits in the status file)")
+    return m.group(1)
+
+
+CHANNEL = {
+    "name": Field(_matching(r"[a-z0-9][a-z0-9_-]*", "lowercase letters, digits, '_' and '-'")),
+    "url": Field(_env_reference, required=True),
+    "events": Field(_list(_matching("|".join(CHANNEL_EVENTS), "alerts or incidents"),
+                          non_empty=True, unique=True)),
+    "public": Field(_boolean),
+}
+
 TOP = {
     "page": Field(_section(PAGE, Page), required=True),
     "checks": Field(_section(CHECKS)),
@@ -670,6 +696,7 @@ TOP = {
     "operations": Field(_section(OPERATIONS, Operations), default=Operations()),
     "reports": Field(_section(REPORTS, ReportPolicy), default=ReportPolicy()),
     "social": Field(_section(SOCIAL, SocialPolicy), default=SocialPolicy()),
+    "channels": Field(_list(_section(CHANNEL)), default=()),
 }
 
 
@@ -704,6 +731,7 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
     page = top.values.get("page")
     windows = _maintenance(r, top.values.get("maintenance") or (), set(component_lines),
                            page.time_zone if page else "Etc/UTC")
+    channels = _channels(r, top.values.get("channels") or ())
     if r.problems:
         return None
     built = tuple(
@@ -714,7 +742,7 @@ def _build(r: _Reader, top: _Section) -> Optional[StatusConfig]:
     return StatusConfig(page=top.values["page"], checks=checks, components=built, source=r.file,
                         maintenance=windows, subscribers=top.values["subscribers"],
                         operations=top.values["operations"], reports=top.values["reports"],
-                        social=top.values["social"])
+                        social=top.values["social"], channels=channels)
 
 
 def _monitor(values: dict) -> Monitor:
@@ -727,6 +755,35 @@ def _monitor(values: dict) -> Monitor:
     if page is not None:
         values.update(url=page.rstrip("/"), statuspage=True, vendor_component=vendor_component)
     return Monitor(**values)
+
+
+def _channels(r: _Reader, sections) -> tuple:
+    """`events: [alerts, incidents]` (the contract's spelling) or `public: true` (alerts plus
+    the public updates); a channel is named after its variable unless it says otherwise."""
+    out, seen = [], {}
+    for ch in sections:
+        if not ch.complete:
+            continue
+        v = ch.values
+        if v.get("events") is not None and v.get("public") is not None:
+            r.fail(ch.nodes["public"], f"{ch.key}.public",
+                   "give either events or public, not both (public: true is events: "
+                   "[alerts, incidents])")
+            continue
+        if v.get("events") is not None:
+            events = set(v["events"])
+        else:
+            events = {"alerts", "incidents"} if v.get("public") else {"alerts"}
+        name = v.get("name") or v["url"].lower().replace("_", "-")
+        where = ch.nodes.get("name") or ch.nodes["url"]
+        if name in seen:
+            r.fail(where, f"{ch.key}.name", f"duplicate channel name {name!r} (first at line "
+                                            f"{seen[name]}); give each channel its own name")
+            continue
+        seen[name] = _line(where)
+        out.append(Channel(name=name, env=v["url"], alerts="alerts" in events,
+                           public="incidents" in events))
+    return tuple(out)
 
 
 # What each check kind is judged on when the monitor does not say.

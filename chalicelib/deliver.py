@@ -140,6 +140,11 @@ def process(c, body: str) -> str:
         return f"fanned out {_fan_out(c, d)}"
     if d.kind == "social":                       # the official accounts (chalicelib/social.py)
         return social.process(c, d)
+    if d.kind == "channel":
+        # Here, not at the top: the API imports this module to queue a webhook's challenge,
+        # and Apprise (50-130 ms to import) belongs to the worker's cold start only.
+        from . import channel_worker
+        return channel_worker.deliver(c, d, now)
     sub = c.store.get_subscriber(d.sub)
     if sub is None or sub.get("kind") != "webhook":
         return "gone"                            # erased: nothing to deliver to

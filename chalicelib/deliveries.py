@@ -40,6 +40,7 @@ REPLAY_WINDOW = 300                  # what the README tells receivers to accept
 class Delivery:
     kind: str                 # "event" | "verify" | "fanout" (one event to a page of webhooks)
     #                           | "social" (sub: the platform; chalicelib/social.py)
+    #                           | "channel" (sub: the channel's name; chalicelib.channels)
     event: str                # the event id receivers deduplicate on (X-Outpost-Event)
     sub: str                  # subscriber id
     first_at: float           # when it was first queued: the retry horizon counts from here
@@ -72,7 +73,8 @@ def decode(text: str) -> Delivery:
     """Raises ValueError on anything that is not a delivery this code wrote."""
     try:
         doc = json.loads(text)
-        if doc.get("v") != 1 or doc["kind"] not in ("event", "verify", "fanout", "social"):
+        if doc.get("v") != 1 or doc["kind"] not in ("event", "verify", "fanout", "social",
+                                                     "channel"):
             raise ValueError("unknown delivery version or kind")
         body = zlib.decompress(base64.b64decode(doc["z"])) if doc["z"] else b""
         return Delivery(kind=doc["kind"], event=str(doc["event"]), sub=str(doc["sub"]),

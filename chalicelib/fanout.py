@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from contextvars import ContextVar
 from typing import Callable, Optional
 
 from . import outbox, social
@@ -22,6 +23,12 @@ log = logging.getLogger("outpost.fanout")
 LEASE_SECONDS = 60.0
 
 
+# The key of the fence whose send is running: an operator alert sent inside it takes the key as
+# its event id for the chat channels (chalicelib.channels), so a retried fence queues the same
+# channel deliveries and their own fences absorb the copies.
+current_fence: ContextVar[Optional[str]] = ContextVar("current_fence", default=None)
+
+
 def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
     """Run `send` unless this key was already sent; True when it ran now."""
     pk = f"sent#{key}"
@@ -31,11 +38,14 @@ def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
         if held.state == "done":
             return False
         raise Busy(key)
+    running = current_fence.set(key)
     try:
         result = send()
     except Exception:
         c.store.release_idempotency(pk, owner)
         raise
+    finally:
+        current_fence.reset(running)
     c.store.complete_token(pk, owner, {"result": result}, c.clock())
     return True
 
@@ -113,6 +123,8 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     if cfg.social.posting:                      # the official accounts: one post per platform
         sent += once(c, f"{event.id}#social",
                      lambda: social.enqueue_update(c, event, v2, update) and "queued")
+    from . import channels        # it imports once() from here: a cycle at import time
+    sent += channels.enqueue_update(c, event.id, v2, update, link)
     if event.first and (event.incident.get("metadata") or {}).get("auto"):
         sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
             f"[{cfg.page.name}] Auto-incident opened: {event.incident['name']}",

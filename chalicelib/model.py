@@ -219,6 +219,17 @@ class SocialPolicy:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A chat or on-call destination (Slack, Matrix, PagerDuty...). The status file names the
+    environment variable holding its Apprise URL, never the URL: the URL is the secret, and only
+    the delivery worker reads it (chalicelib.channels)."""
+    name: str                                    # fences, breaker, logs: stable, not secret
+    env: str                                     # SLACK_URL: the variable with the Apprise URL
+    alerts: bool = True                          # operator alerts (Notifier.publish_operator)
+    public: bool = False                         # public incident and maintenance updates
+
+
+@dataclass(frozen=True)
 class StatusConfig:
     page: Page
     checks: CheckPolicy
@@ -229,6 +240,7 @@ class StatusConfig:
     operations: Operations = Operations()
     reports: ReportPolicy = ReportPolicy()
     social: SocialPolicy = SocialPolicy()
+    channels: tuple[Channel, ...] = ()
 
     def monitors(self) -> list[tuple[Component, Monitor]]:
         return [(c, m) for c in self.components for m in c.monitors]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from . import aws_limits
 from .audience import event_components, filter_policy  # noqa: F401 - subscribers use it
@@ -31,8 +31,12 @@ def same_endpoint(protocol: str, a: str, b: str) -> bool:
 
 class Notifier:
     def __init__(self, region: str, updates_topic_arn: Optional[str],
-                 operator_topic_arn: Optional[str], dead_letter_arn: Optional[str] = None):
+                 operator_topic_arn: Optional[str], dead_letter_arn: Optional[str] = None,
+                 operator_channels: Optional[Callable[[str, str], object]] = None):
         self.region = region
+        # chalicelib.channels.enqueue_alert, bound by the composition root: every operator
+        # alert also goes to the chat and on-call channels that carry alerts
+        self.operator_channels = operator_channels
         self.dead_letter_arn = dead_letter_arn
         self.updates_topic_arn = updates_topic_arn
         self.operator_topic_arn = operator_topic_arn
@@ -61,7 +65,11 @@ class Notifier:
             Subject=aws_limits.sns_subject(subject), MessageAttributes=attributes)
         return resp["MessageId"]
 
-    def publish_operator(self, subject: str, text: str) -> Optional[str]:
+    def publish_operator(self, subject: str, text: str, channels: bool = True) -> Optional[str]:
+        if channels and self.operator_channels is not None:
+            # queued before the SNS publish: should the publish fail, the caller's fence runs
+            # again and queues the same event id, which the channel's own fence absorbs
+            self.operator_channels(subject, text)
         if not self.operator_topic_arn:
             log.warning("OPERATOR_TOPIC_ARN is not set; operator alert dropped: %s", subject)
             return None

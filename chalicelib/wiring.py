@@ -150,9 +150,12 @@ class Container:
     def notifier(self):
         def build():
             from .notify import Notifier
+            from .channels import enqueue_alert
             s = self.settings
             return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn,
-                            self.env.get("UPDATES_DLQ_ARN") or None)
+                            self.env.get("UPDATES_DLQ_ARN") or None,
+                            operator_channels=lambda subject, text: enqueue_alert(
+                                self, subject, text))
         return self._get("notifier", build)
 
     @property
@@ -163,6 +166,12 @@ class Container:
             s = self.settings
             return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url)
         return self._get("deliveries", build)
+
+    @property
+    def channel_resolver(self):
+        """How the channel sender looks names up (None: the system's DNS). Tests point the
+        services' real host names (hooks.slack.com...) at fakes on 127.0.0.1."""
+        return self._get("channel_resolver", lambda: None)
 
     @property
     def uniform(self) -> Callable[[float, float], float]:

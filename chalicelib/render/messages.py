@@ -156,3 +156,72 @@ def sns_message(page_name: str, page: dict, status: dict, incident: dict, update
             "incident_updates": [{**update, "body": (update.get("body") or "")[:1000],
                                   "affected_components": None}]}
     return build(bare, 20_000, truncated=True)
+
+
+# -- chat and on-call channels (chalicelib.channels) ---------------------------------------------
+
+CHANNEL_MAX = 3000        # a chat message is a notice: whatever the service takes, the page has more
+ELLIPSIS = "…"
+
+
+def channel_update(page_name: str, incident: dict, update: dict) -> tuple[str, str]:
+    """(title, text) of a public incident or maintenance update for a chat channel; the link
+    goes on last (channel_fit keeps it whole)."""
+    title = (f"[{page_name}] {_STATUS_WORDS.get(update['status'], update['status'])}: "
+             f"{incident['name']}")
+    lines = [update.get("body") or ""]
+    affected = update.get("affected_components") or []
+    if affected:
+        lines.append("Components: " + ", ".join(
+            f"{a['name']} ({a['new_status'].replace('_', ' ')})" for a in affected))
+    if incident.get("scheduled_for"):
+        lines.append(f"Scheduled: {incident['scheduled_for']} to {incident['scheduled_until']}")
+    return title, "\n".join(line for line in lines if line)
+
+
+def split_link(text: str) -> tuple[str, str]:
+    """An operator alert's text and its last line when that line carries a link (alerts end
+    with the page or incident URL): the link survives any cut."""
+    lines = text.rstrip().split("\n")
+    if len(lines) > 1 and "://" in lines[-1] and len(lines[-1]) <= 300:
+        return "\n".join(lines[:-1]).rstrip(), lines[-1].strip()
+    return text.rstrip(), ""
+
+
+def units(text: str) -> int:
+    """Length as Discord, Telegram and Slack count it: UTF-16 code units (an emoji is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, budget: int) -> str:
+    """`text` in at most `budget` units, cut at a word where one is near, with an ellipsis."""
+    if units(text) <= budget:
+        return text
+    if budget <= 1:
+        return ELLIPSIS[:budget]
+    head = text[:budget - 1]
+    while units(head) > budget - 1:
+        head = head[:-1]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space >= len(head) * 0.8:
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def channel_fit(title: str, text: str, link: str, body_max: int,
+                title_max: int) -> tuple[str, str]:
+    """(title, body) within a service's limits: the title cut to its own limit, the body cut
+    at a word with an ellipsis, and the link always whole on the last line.
+
+    The title is counted against the body too, as if the service put it on the body's first
+    line: Apprise does that for services without titles (Telegram, Google Chat, PagerDuty) and
+    Discord does for plain messages. CHANNEL_MAX caps even the generous ones (Slack, Matrix)."""
+    limit = min(body_max if body_max > 0 else CHANNEL_MAX, CHANNEL_MAX)
+    title = _cut(" ".join(title.split()), min(title_max if title_max > 0 else 200, 200,
+                                              limit // 4))
+    tail = f"\n{link}" if link else ""
+    budget = limit - units(title) - 2 - units(tail)
+    if budget < 0:                               # a link longer than the service's limit
+        return title, _cut(link, limit - units(title) - 2)
+    body = _cut(text.strip(), budget).rstrip()
+    return title, (body + tail).strip()

@@ -647,3 +647,21 @@ def test_the_static_copys_heartbeat_comes_from_s3_and_is_never_served_stale(temp
     assert template["PublicCachePolicy"]["Properties"]["CachePolicyConfig"]["MinTTL"] == 0
     from app import app
     assert "/" + HEARTBEAT_KEY not in app.routes
+def test_channel_secrets_are_noecho_and_reach_the_delivery_worker_only(doc, template):
+    """Each chat/on-call URL is a NoEcho parameter; only Deliver gets it in its environment
+    (the checker and the API queue channel messages, they never send them)."""
+    names = {"SlackUrl": "SLACK_URL", "DiscordUrl": "DISCORD_URL", "TeamsUrl": "TEAMS_URL",
+             "GoogleChatUrl": "GCHAT_URL", "MatrixUrl": "MATRIX_URL",
+             "TelegramUrl": "TELEGRAM_URL", "PagerDutyUrl": "PAGERDUTY_URL",
+             "OpsgenieUrl": "OPSGENIE_URL"}
+    params = doc["sam"]["Parameters"]
+    for param, var in names.items():
+        assert params[param]["NoEcho"] is True and params[param]["Default"] == ""
+        assert template["Deliver"]["Properties"]["Environment"]["Variables"][var] == \
+            {"Ref": param}
+    for name, res in functions(template).items():
+        if name != "Deliver":
+            env = ((res.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+            assert not set(names.values()) & set(env), name
+    globals_env = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
+    assert not set(names.values()) & set(globals_env)

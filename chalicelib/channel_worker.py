@@ -1,0 +1,166 @@
+"""Use-case: the delivery worker's `channel` kind: send one queued chat or on-call message
+(chalicelib.channels queues them) exactly once, under the deadline, with retries and a breaker
+per channel (chalicelib.deliveries' rules, as for webhooks), through chalicelib.channel_send.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import replace
+from typing import Optional
+
+from . import channel_send, deliveries
+from .channels import QueueFailed, alert_event_id, queue
+from .deliveries import Delivery
+from .fanout import once
+from .render import messages
+from .storage import Conflict
+
+log = logging.getLogger("outpost.channels")
+LEASE_SECONDS = 60.0          # a claimed (event, channel) is someone's for this long
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+def fence(d: Delivery) -> str:
+    return f"sent#{d.event}#channel:{d.sub}"
+
+
+def deliver(c, d: Delivery, now: float) -> str:
+    """Send one queued channel message (the delivery worker's `channel` kind); returns what
+    happened, for the log and tests."""
+    channel = next((ch for ch in c.config.channels if ch.name == d.sub), None)
+    if channel is None:
+        return "gone"                            # removed from the status file since
+    url = (c.env.get(channel.env) or "").strip()
+    if not url:
+        return _dead(c, d, f"channel {channel.name}: environment variable {channel.env} is "
+                           "not set in the delivery worker")
+    try:
+        plugin = channel_send.open_channel(url)
+    except channel_send.Unusable as exc:
+        return _dead(c, d, f"channel {channel.name} ({channel.env}): {exc}")
+    pk, owner = fence(d), secrets.token_hex(8)
+    held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
+    if held is not None:
+        if held.state == "done":
+            return "duplicate"
+        _requeue(c, replace(d, not_before=now + LEASE_SECONDS), now)    # someone is on it
+        return "busy"
+    try:
+        verdict, until = _breaker_gate(c, channel.name, now)
+        if verdict == "hold":
+            c.store.release_idempotency(pk, owner)
+            later = deliveries.hold(d, until, c.uniform)
+            if later is None:
+                return _dead(c, d, "channel paused for longer than the retry horizon")
+            _requeue(c, later, now)
+            return "held"
+        outcome = _send(c, plugin, url, d)
+    except Exception:
+        c.store.release_idempotency(pk, owner)
+        raise
+    if outcome.ok:
+        c.store.complete_token(pk, owner, {"result": "sent"}, c.clock())
+        _breaker_change(c, channel.name, plugin, deliveries.after_success)
+        return "delivered"
+    c.store.release_idempotency(pk, owner)
+    _breaker_change(c, channel.name, plugin,
+                    lambda doc: deliveries.after_failure(doc, c.clock(), outcome.reason))
+    nxt = deliveries.retry(d, c.clock(), c.uniform)
+    if nxt is None:
+        return _dead(c, d, f"gave up after {d.attempt + 1} tries: {outcome.reason}")
+    _requeue(c, nxt, c.clock())
+    return "retry"
+
+
+def _send(c, plugin, url: str, d: Delivery) -> channel_send.Outcome:
+    msg = json.loads(d.body)
+    body_max, title_max = channel_send.limits(plugin)
+    title, text = messages.channel_fit(msg["title"], msg["text"], msg.get("link") or "",
+                                       body_max, title_max)
+    checks = c.config.checks
+    return channel_send.send(plugin, title, text, msg.get("type") or "info",
+                             c.settings.webhook_deadline, checks.allow_private_targets,
+                             checks.allowed_networks, resolver=c.channel_resolver,
+                             secrets=channel_send.secrets_in(url))
+
+
+def _dead(c, d: Delivery, reason: str) -> str:
+    log.error("channel delivery %s to %s stopped: %s", d.event, d.sub, reason)
+    c.deliveries.dead_letter(deliveries.encode(d), reason)
+    return "dead"
+
+
+def _requeue(c, d: Delivery, now: float) -> None:
+    if c.deliveries.send([d], now):
+        raise QueueFailed(f"SQS refused channel delivery {fence(d)}")
+
+
+# -- the per-channel breaker (deliveries' rules, a document per channel) ----------------------
+
+def _breaker_key(name: str) -> str:
+    return f"breaker#channel:{name}"
+
+
+def _breaker_gate(c, name: str, now: float) -> tuple[str, float]:
+    """("go", 0) or ("hold", until); a paused channel lets one message through to probe it."""
+    pk = _breaker_key(name)
+    for _ in range(8):
+        doc, version = c.store.load_document(pk)
+        verdict, until = deliveries.breaker_verdict(doc, now)
+        if verdict != "probe":
+            return verdict, until
+        try:
+            c.store.save_document(pk, deliveries.start_probe(doc, now,
+                                                             c.settings.webhook_deadline + 30),
+                                  version, now)
+            return "go", 0.0
+        except Conflict:
+            continue
+    return "hold", now + 60
+
+
+def _breaker_change(c, name: str, plugin, change) -> None:
+    pk = _breaker_key(name)
+    for _ in range(8):
+        doc, version = c.store.load_document(pk)
+        new, flipped = change(doc)
+        if new is None:
+            return
+        try:
+            c.store.save_document(pk, new, version, c.clock())
+            break
+        except Conflict:
+            continue
+    else:
+        raise RuntimeError(f"breaker of channel {name} is too busy")
+    if flipped:
+        _tell_operators(c, name, plugin, new)
+
+
+def _tell_operators(c, name: str, plugin, doc: dict) -> None:
+    """On the operator topic and the other alert channels (this one is not listening)."""
+    page = c.config.page.name
+    where = f"{name} ({channel_send.service(plugin)})"
+    if doc["state"] == "open":
+        subject = f"[{page}] Channel paused: {name}"
+        text = (f"Messages to the channel {where} failed {doc['failures']} times in a row; "
+                f"the last error: {doc['last_error']}.\n\nOutpost holds its messages and tries "
+                "again now and then; one success resumes it. Messages still failing after a "
+                "day go to the delivery dead-letter queue. Check the channel's URL (its "
+                "environment variable) and the service's status.")
+        key = f"breaker:channel:{name}:{doc['opened_at']}#operator"
+    else:
+        subject = f"[{page}] Channel resumed: {name}"
+        text = f"The channel {where} takes messages again; its held messages are on their way."
+        key = f"breaker:channel:{name}:resumed:{int(c.clock())}#operator"
+    others = [ch.name for ch in c.config.channels if ch.alerts and ch.name != name]
+
+    def send() -> Optional[str]:
+        if others:
+            queue(c, alert_event_id(subject, text, c.clock()), others,
+                   {"title": subject, "text": text, "link": "", "type": "warning"}, c.clock())
+        return c.notifier.publish_operator(subject, text, channels=False)
+    once(c, key, send)
