@@ -11,11 +11,11 @@ from dataclasses import replace
 from typing import Optional
 
 from . import channel_send, deliveries
-from .channels import QueueFailed, alert_event_id, queue
+from .channels import alert_event_id, queue
 from .deliveries import Delivery
 from .fanout import once
 from .render import messages
-from .storage import Conflict
+from .errors import Conflict, QueueFailed
 
 log = logging.getLogger("outpost.channels")
 LEASE_SECONDS = 60.0          # a claimed (event, channel) is someone's for this long

@@ -25,16 +25,13 @@ import json
 import logging
 
 from .deliveries import Delivery
+from .errors import QueueFailed
 from .fanout import current_fence, once
 from .render import messages
 
 log = logging.getLogger("outpost.channels")
 TEXT_QUEUED = 20_000          # characters of an alert queued; channels take CHANNEL_MAX of it
 KIND = "channel"
-
-
-class QueueFailed(Exception):
-    pass
 
 
 # -- enqueue -----------------------------------------------------------------------------------

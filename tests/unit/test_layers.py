@@ -23,10 +23,11 @@ PURE = {"audience", "aws_limits", "budget", "caching", "conditions", "deliveries
         "heartbeats", "history", "incidents", "model", "outbox", "reports", "snapshot",
         "snapview", "status", "uptime", "windows"}
 ADAPTERS = {"storage", "heartbeat_store", "notify", "queues", "static_copy", "webhooks",
-            "probe", "probes", "social_clients", "ssrf", "metrics"}
+            "probe", "probes", "social_clients", "channel_send", "ssrf", "metrics"}
 WEB = {"routes", "http", "apierrors"}
 USECASES = {"rounds", "publish", "public_cache", "manage", "fanout", "deliver", "reporting",
-            "subscribers", "social", "mentions", "expiry", "checker"}
+            "subscribers", "social", "mentions", "channels", "channel_worker", "expiry",
+            "checker"}
 IO_LIBRARIES = ("boto3", "botocore", "pynamodb", "requests", "urllib3", "chalice", "socket",
                 "ssl", "http.client", "http.server", "urllib.request", "mastodon", "atproto",
                 "atproto_client", "dns")
