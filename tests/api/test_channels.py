@@ -11,7 +11,7 @@ import pytest
 from chalicelib.channels import enqueue_alert
 from chalicelib.config import load_status_text
 from chalicelib.notify import Notifier
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from local.streams import StreamReader
 from tests.api.conftest import STATUS_FILE
 from tests.api.hooks import Deliveries
