@@ -213,6 +213,8 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
     backfilled = _bool(inc, "backfilled", False)
     if scheduled_for is not None or scheduled_until is not None:
         kind = "scheduled"
+        if backfilled:
+            raise ValidationError("incident.backfilled", "scheduled maintenance can't be backfilled")
         if scheduled_for is None or scheduled_until is None:
             raise ValidationError("incident.scheduled_until" if scheduled_until is None
                                   else "incident.scheduled_for",
@@ -239,7 +241,7 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
                                   "backfilled times must be in the past, resolved after created")
     elif "created_at" in inc or "resolved_at" in inc:
         raise ValidationError("incident.created_at", "explicit times need \"backfilled\": true")
-    metadata = _metadata(inc.get("metadata") or {})
+    metadata = _metadata(inc.get("metadata", {}))     # null, [] or 0 is a 422, as on PATCH
     doc = {
         "id": incident_id, "name": name, "status": status, "kind": kind,
         "impact_override": impact_override, "component_ids": keys, "components": statuses,

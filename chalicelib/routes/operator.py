@@ -356,7 +356,10 @@ def openapi_document() -> dict:
         doc = yaml.safe_load(fh)
     params = doc["components"]["parameters"]
     params["page_id"]["schema"] = {"type": "string", "enum": [c.config.page.id]}
-    params["component_id"]["schema"]["examples"] = sorted(known_components(c.config))
+    known = sorted(known_components(c.config))
+    params["component_id"]["schema"]["examples"] = known
+    # Any other id is a 422 (in a body or a filter), so the document names the ones there are.
+    doc["components"]["schemas"]["ComponentRef"] = {"type": "string", "enum": known}
     return doc
 
 
