@@ -83,9 +83,11 @@ class Stack:
         self.log.close()
 
 
-@pytest.fixture
-def demo_stack(tmp_path):
-    stack = Stack(tmp_path)
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory):
+    """One demo stack for this module's demo tests (a start-up is ~5 CPU-s); each test mends
+    what it broke."""
+    stack = Stack(tmp_path_factory.mktemp("demo"))
     yield stack
     stack.stop()
 
@@ -115,7 +117,10 @@ def test_a_single_region_outage_is_scoped_not_shown(demo_stack):
         search = next(c for c in body["components"] if c["name"] == "Search")
         return body["outpost"]["components"][search["id"]]["scope_text"] == \
             "failing from 1 of 3 regions" and search["status"] == "operational"
-    wait_for(scoped, 30, "search failing from one region only")
+    try:
+        wait_for(scoped, 30, "search failing from one region only")
+    finally:
+        fetch(demo + "/_demo/recover", method="POST")
 
 
 def test_custom_status_file_against_a_real_target_and_clean_shutdown(tmp_path):
