@@ -208,6 +208,9 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
     inc = _unwrap(payload, _FIELDS_CREATE)
     name = _text(inc, "name", MAX_NAME, required=True)
     body = _text(inc, "body", MAX_BODY, multiline=True)
+    for key in ("scheduled_for", "scheduled_until"):
+        if key in inc and inc[key] is None:            # as on PATCH: null is no schedule at all
+            raise ValidationError(f"incident.{key}", "must be a timestamp, not null")
     scheduled_for = parse_time(inc.get("scheduled_for"), "incident.scheduled_for")
     scheduled_until = parse_time(inc.get("scheduled_until"), "incident.scheduled_until")
     backfilled = _bool(inc, "backfilled", False)

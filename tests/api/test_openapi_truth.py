@@ -89,6 +89,13 @@ CASES = [
     # explicit times belong to a backfill only
     ("POST", "/incidents", {"incident": {"name": "When", "created_at": ISO}},
      "IncidentCreate", False, "incident.created_at"),
+    ("POST", "/incidents", {"incident": {"name": "Past", "backfilled": True,
+                                         "created_at": "2026-01-01T10:00:00Z",
+                                         "resolved_at": None}},
+     "IncidentCreate", True, None),
+    # a null schedule was taken as none; on PATCH it was always refused
+    ("POST", "/incidents", {"incident": {"name": "Now", "scheduled_for": None}},
+     "IncidentCreate", False, "incident.scheduled_for"),
     # a schedule can't be backfilled (the app took it when created_at came along)
     ("POST", "/incidents", {"incident": {"name": "Both", "backfilled": True,
                                          "created_at": "2026-01-01T10:00:00Z",
