@@ -113,6 +113,11 @@ CASES = [
     ("POST", "/incidents", {"incident": {"name": "Who", "component_ids": ["api"],
                                          "components": {"web": "degraded_performance"}}},
      "IncidentCreate", True, None),
+    ("POST", "/incidents", {"incident": {"name": "Who", "component_ids": None,
+                                         "components": None}},
+     "IncidentCreate", True, None),
+    ("PATCH", "/incidents/{id}", {"incident": {"body": None, "status": "identified"}},
+     "IncidentPatch", True, None),
     # create-only fields are not part of a change (the shared schema allowed them)
     ("PATCH", "/incidents/{id}", {"incident": {"backfilled": False}}, "IncidentPatch", False,
      "incident.backfilled"),
@@ -205,3 +210,15 @@ def test_local_stack_drains_a_body_it_refuses_so_keep_alive_stays_clean(stack):
         server.server.shutdown()
         server.server.server_close()
         app.__class__ = app_class
+
+
+@pytest.mark.parametrize("if_match, status", [('"1"', 200), ("W/1", 200), ("+1", 400),
+                                               ("1_0", 400), ("\u0661", 400), ('"2"', 412)])
+def test_if_match_is_the_documented_pattern_and_nothing_looser(api, if_match, status):
+    call, doc, _ = api
+    pattern = doc["components"]["parameters"]["if_match"]["schema"]["pattern"]
+    assert (re.search(pattern, if_match) is not None) == (status != 400)
+    resp, made = call("POST", "/incidents", {"incident": {"name": "Open"}})
+    resp, out = call("PATCH", f"/incidents/{made['id']}", {"incident": {"body": "More."}},
+                     **{"If-Match": if_match})
+    assert resp.status_code == status, out
