@@ -16,7 +16,7 @@ from referencing.jsonschema import DRAFT202012
 
 from app import app
 from chalicelib.routes.operator import openapi_document
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from local.stack import _refuse_unknown_methods
 
 BASE = "/api/v1/pages/acme"
