@@ -1,6 +1,6 @@
 """(b) Check round: 500 local targets answering after 100 ms, plus 10 that never answer.
 
-Targets are served by one ThreadingHTTPServer on 127.0.0.1, in a child process:
+Targets are served by one tests/targets.FakeServer on 127.0.0.1, in a child process:
   /ok/<n>?ms=<delay>   sleeps `delay` ms (default 100), then answers 200 "ok"
   /hang/<n>            accepts, reads the request and never answers (until the child is terminated)
 """
@@ -10,8 +10,9 @@ import concurrent.futures as cf
 import multiprocessing
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.targets import FakeServer, Reply, Request
 
 from .table import Row, ratio, secs
 
@@ -22,39 +23,21 @@ ROUND_TARGET = 1.5                  # DESIGN: the round finishes in under 1.5x t
 STRESS_DELAY_MS = 1000              # extra scenario: every target healthy, but takes 1 s
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        url = urlsplit(self.path)
-        if url.path.startswith("/hang/"):
-            threading.Event().wait()        # forever: the process is terminated at the end
-            return
-        time.sleep(int(parse_qs(url.query).get("ms", [DELAY_MS])[0]) / 1000)
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024           # >= 510 connections arrive at once
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+def _answer(req: Request) -> Reply | None:
+    url = urlsplit(req.path)
+    if url.path.startswith("/hang/"):
+        threading.Event().wait()        # forever: the process is terminated at the end
+        return None
+    time.sleep(int(parse_qs(url.query).get("ms", [DELAY_MS])[0]) / 1000)
+    return Reply(200, b"ok", {"Content-Type": "text/plain"})
 
 
 def _serve(conn) -> None:
     """Child process: serve on an ephemeral 127.0.0.1 port, report it, serve until terminated."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    conn.send(server.server_address[1])
+    server = FakeServer(_answer, protocol="HTTP/1.0", record=False)   # 510 requests a round
+    conn.send(server.port)
     conn.close()
-    server.serve_forever(poll_interval=0.05)
+    threading.Event().wait()
 
 
 class TargetServer:

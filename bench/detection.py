@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.targets import Target
 
 from .table import Row
 
@@ -34,37 +35,6 @@ components:
       - url: {url}/health
         timeout: 2s
 {extra}"""
-
-
-class _Target:
-    """Fails for the regions in `failing` (read from the contract's User-Agent)."""
-
-    def __init__(self):
-        self.failing: set = set()
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                ua = self.headers.get("User-Agent", "")
-                region = ua.rsplit("region=", 1)[-1].rstrip(")")
-                code = 503 if region in target.failing or "*" in target.failing else 200
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128
-            daemon_threads = True
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class _Sim:
@@ -157,7 +127,7 @@ def run() -> tuple[list[Row], dict]:
     rows: list[Row] = []
     facts: dict = {}
     sub_minute = "        interval: 20s\n"
-    target = _Target()
+    target = Target()      # fails for the regions in target.failing (the User-Agent says which)
     import app  # noqa: F401  (importing it sets the "outpost" logger's level; quiet it after)
     quiet = logging.getLogger("outpost")
     level = quiet.level

@@ -20,6 +20,8 @@ import tempfile
 import time
 import urllib.request
 
+from tests.targets import Receiver
+
 from .env import ROOT
 from .table import Row
 
@@ -39,35 +41,14 @@ def _request(url, method="GET", body=None, headers=None):
         return json.loads(resp.read())
 
 
-class _Hook:
-    """A webhook receiver: answers the challenge, notes when each incident arrived."""
+class _Hook(Receiver):
+    """The webhook receiver, noting when each incident arrived."""
 
     def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        super().__init__()
         self.arrived: dict = {}
-        self.verified = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                doc = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                out = b""
-                if doc.get("type") == "url_verification":
-                    out = json.dumps({"challenge": doc["challenge"]}).encode()
-                    hook.verified.set()
-                elif "incident" in doc:
-                    hook.arrived.setdefault(doc["incident"]["id"], time.perf_counter())
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.on_event = lambda doc: "incident" in doc and \
+            self.arrived.setdefault(doc["incident"]["id"], time.perf_counter())
 
 
 def run() -> tuple[list[Row], dict]:

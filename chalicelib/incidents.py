@@ -208,11 +208,16 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
     inc = _unwrap(payload, _FIELDS_CREATE)
     name = _text(inc, "name", MAX_NAME, required=True)
     body = _text(inc, "body", MAX_BODY, multiline=True)
+    for key in ("scheduled_for", "scheduled_until"):
+        if key in inc and inc[key] is None:            # as on PATCH: null is no schedule at all
+            raise ValidationError(f"incident.{key}", "must be a timestamp, not null")
     scheduled_for = parse_time(inc.get("scheduled_for"), "incident.scheduled_for")
     scheduled_until = parse_time(inc.get("scheduled_until"), "incident.scheduled_until")
     backfilled = _bool(inc, "backfilled", False)
     if scheduled_for is not None or scheduled_until is not None:
         kind = "scheduled"
+        if backfilled:
+            raise ValidationError("incident.backfilled", "scheduled maintenance can't be backfilled")
         if scheduled_for is None or scheduled_until is None:
             raise ValidationError("incident.scheduled_until" if scheduled_until is None
                                   else "incident.scheduled_for",
@@ -239,7 +244,7 @@ def create(payload: Any, known: Mapping[str, str], now: float, incident_id: str)
                                   "backfilled times must be in the past, resolved after created")
     elif "created_at" in inc or "resolved_at" in inc:
         raise ValidationError("incident.created_at", "explicit times need \"backfilled\": true")
-    metadata = _metadata(inc.get("metadata") or {})
+    metadata = _metadata(inc.get("metadata", {}))     # null, [] or 0 is a 422, as on PATCH
     doc = {
         "id": incident_id, "name": name, "status": status, "kind": kind,
         "impact_override": impact_override, "component_ids": keys, "components": statuses,

@@ -61,20 +61,62 @@ class _PerThreadRequest:
         self._local.request = value
 
 
-def _refuse_unknown_methods() -> None:
+DRAIN_LIMIT = 1024 * 1024     # an unread body up to this size is read and dropped; past it, close
+
+
+def _drain(handler) -> None:
+    """Read and drop a request body the answer did not need: left in the stream, its bytes would
+    be parsed as the next keep-alive request (an HTML 400 from http.server). A body too large or
+    of unknown length (chunked) is not read; the connection is closed after the answer instead."""
+    try:
+        length = int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = -1
+    if handler.headers.get("Transfer-Encoding") or not 0 <= length <= DRAIN_LIMIT:
+        handler.close_connection = True
+        return
+    while length > 0:
+        chunk = handler.rfile.read(min(length, 65536))
+        if not chunk:
+            break
+        length -= len(chunk)
+
+
+def _refuse_unknown_methods(app) -> None:
     """http.server answers methods it lacks (TRACE, CONNECT...) with 501; API Gateway refuses them
-    as a client error. Match the deployed behaviour so no method yields a 5xx locally."""
-    from chalice.local import ChaliceRequestHandler
+    as a client error. Match the deployed behaviour so no method yields a 5xx locally: a route's
+    path answers 405 with `Allow` (its methods, as Chalice's own 405 says), any other path 403
+    as API Gateway does, and the request's body is drained so the connection stays usable."""
+    from chalice.local import ChaliceRequestHandler, RouteMatcher
+    matcher = RouteMatcher(list(app.routes))
 
     def refuse(handler):
-        body = b'{"error": "method not allowed"}'
-        handler.send_response(405)
+        _drain(handler)
+        try:
+            route = matcher.match_route(handler.path).route
+        except ValueError:
+            route = None
+        if route is None:
+            code, body, extra = 403, b'{"message": "Missing Authentication Token"}', {}
+        else:
+            code, body = 405, b'{"error": "method not allowed"}'
+            extra = {"Allow": ", ".join(sorted(app.routes[route]))}
+        handler.send_response(code)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
+        for name, value in extra.items():
+            handler.send_header(name, value)
+        if handler.close_connection:
+            handler.send_header("Connection", "close")
         handler.end_headers()
         handler.wfile.write(body)
-    for method in ("TRACE", "CONNECT", "PROPFIND", "QUERY"):
-        setattr(ChaliceRequestHandler, f"do_{method}", refuse)
+
+    def any_other_method(handler, name):
+        # Only looked up when no do_<METHOD> exists: every method Chalice doesn't route.
+        if name.startswith("do_"):
+            return lambda: refuse(handler)
+        raise AttributeError(name)
+    ChaliceRequestHandler.__getattr__ = any_other_method
 
 
 def _topics() -> str:
@@ -248,7 +290,7 @@ def main() -> int:
                 log.exception("scheduled round failed")
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
-    _refuse_unknown_methods()
+    _refuse_unknown_methods(app)
     origin_port = int(os.environ.get("ORIGIN_PORT") or _free_port())
     server = create_local_server(app, config, "127.0.0.1", origin_port)
     from local.edge import Edge, settings as edge_settings

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import uuid
 from typing import Optional
 
@@ -147,14 +148,15 @@ def _if_match() -> Optional[int]:
     value = (bp.current_request.headers or {}).get("if-match")
     if value is None:
         return None
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    try:
-        return int(value.strip('"'))
-    except ValueError:
+    # The document's pattern exactly: int() alone would also take "+3", "1_0" or other digits.
+    match = _IF_MATCH.fullmatch(value.strip())
+    if not match:
         raise ApiError(400, "If-Match must be an ETag from a previous response, e.g. \"3\"",
-                       "If-Match") from None
+                       "If-Match")
+    return int(match.group(1))
+
+
+_IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,12})"?', re.ASCII)
 
 
 def _render(doc: dict) -> dict:
@@ -356,7 +358,10 @@ def openapi_document() -> dict:
         doc = yaml.safe_load(fh)
     params = doc["components"]["parameters"]
     params["page_id"]["schema"] = {"type": "string", "enum": [c.config.page.id]}
-    params["component_id"]["schema"]["examples"] = sorted(known_components(c.config))
+    known = sorted(known_components(c.config))
+    params["component_id"]["schema"]["examples"] = known
+    # Any other id is a 422 (in a body or a filter), so the document names the ones there are.
+    doc["components"]["schemas"]["ComponentRef"] = {"type": "string", "enum": known}
     return doc
 
 

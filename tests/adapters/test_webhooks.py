@@ -10,7 +10,7 @@ import time
 import pytest
 
 from chalicelib.webhooks import DeliveryFailed, post
-from tests.api.hooks import Blackhole, Tarpit
+from tests.targets import Blackhole, Tarpit
 from tests.netfixtures import CA, Web, server_context
 
 

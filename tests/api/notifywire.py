@@ -3,8 +3,6 @@ real SNS refuses (tests/sns_rules.StrictSNS), SQS queues subscribed with filter 
 webhook receivers on 127.0.0.1, the real state-table stream fed to the real handler, and the
 delivery queue fed to the real delivery worker (tests/api/hooks.py)."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -14,39 +12,7 @@ from chalicelib.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
 from tests.sns_rules import StrictSNS
-
-
-class Receiver:
-    """A webhook endpoint that records every delivery's JSON body."""
-
-    def __init__(self):
-        self.bodies = []
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.loads(raw)
-                if body.get("type") == "url_verification":      # ownership proof, if asked
-                    answer = json.dumps({"challenge": body["challenge"]}).encode()
-                else:
-                    rec.bodies.append(body)
-                    answer = b""
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.targets import Receiver
 
 
 class Wire:

@@ -11,7 +11,8 @@ import pytest
 from chalicelib import deliveries
 from chalicelib.deliver import process
 from chalicelib.subscribers import _hash
-from tests.api.hooks import Blackhole, Tarpit, wait_until
+from tests.api.hooks import wait_until
+from tests.targets import Blackhole, Tarpit
 from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
 from tests.conftest import ROOT
 

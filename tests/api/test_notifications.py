@@ -10,7 +10,8 @@ from chalicelib import deliveries
 from chalicelib.notify import Notifier
 from chalicelib.manage import mint_key
 from local.streams import StreamReader
-from tests.api.hooks import Deliveries, Receiver
+from tests.api.hooks import Deliveries
+from tests.targets import Receiver
 
 
 @pytest.fixture

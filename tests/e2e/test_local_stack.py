@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import ROOT
-from tests.targets import Target
+from tests.targets import Receiver as Hook, Target
 
 
 def free_port():
@@ -83,9 +83,11 @@ class Stack:
         self.log.close()
 
 
-@pytest.fixture
-def demo_stack(tmp_path):
-    stack = Stack(tmp_path)
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory):
+    """One demo stack for this module's demo tests (a start-up is ~5 CPU-s); each test mends
+    what it broke."""
+    stack = Stack(tmp_path_factory.mktemp("demo"))
     yield stack
     stack.stop()
 
@@ -115,7 +117,10 @@ def test_a_single_region_outage_is_scoped_not_shown(demo_stack):
         search = next(c for c in body["components"] if c["name"] == "Search")
         return body["outpost"]["components"][search["id"]]["scope_text"] == \
             "failing from 1 of 3 regions" and search["status"] == "operational"
-    wait_for(scoped, 30, "search failing from one region only")
+    try:
+        wait_for(scoped, 30, "search failing from one region only")
+    finally:
+        fetch(demo + "/_demo/recover", method="POST")
 
 
 def test_custom_status_file_against_a_real_target_and_clean_shutdown(tmp_path):
@@ -143,62 +148,6 @@ components:
         target.close()
     assert stack.proc.returncode == 0
     assert "Outpost local stack stopped." in open(tmp_path / "stack.log").read()
-
-
-class Hook:
-    """A webhook receiver that answers its challenge, records signed events, and can go dark
-    afterwards: "blackhole" (takes the request, never answers) or "tarpit" (a byte a second)."""
-
-    def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        self.mode, self.events, self.challenges, self.dark_hits = "ok", [], 0, 0
-        self.release = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                doc = json.loads(body)
-                if doc.get("type") == "url_verification":
-                    hook.challenges += 1
-                    out = json.dumps({"challenge": doc["challenge"]}).encode()
-                elif hook.mode == "blackhole":
-                    hook.dark_hits += 1
-                    hook.release.wait(60)
-                    return
-                elif hook.mode == "tarpit":
-                    hook.dark_hits += 1
-                    for ch in b"HTTP/1.1 200 OK\r\n" * 10:
-                        if hook.release.wait(1.0):
-                            return
-                        self.wfile.write(bytes([ch]))
-                        self.wfile.flush()
-                    return
-                else:
-                    hook.events.append((dict(self.headers), body, time.time()))
-                    out = b""
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 64
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def subscribe(stack, url):

@@ -2,6 +2,7 @@
 
 Packages into temporary directories (others may be using build/ at the same time).
 """
+import fcntl
 import fnmatch
 import json
 import os
@@ -40,6 +41,24 @@ def package(out, stage=None, region=None, status_file=None):
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+def packaged(tmp_path_factory, name, *args, **kwargs):
+    """`package(out, *args)` once per test run, whichever xdist worker asks first: the others
+    wait on a lock and read the same output (a package with cfn-lint costs ~30 CPU-s; worksteal
+    spreads this module's tests over workers, and each used to build its own)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                         # pytest-N/, shared by this run's workers
+    out = root / f"package-{name}"
+    with open(root / f"package-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / "proc.json"
+        if not done.exists():
+            proc = package(out, *args, **kwargs)
+            out.mkdir(exist_ok=True)
+            done.write_text(json.dumps([proc.returncode, proc.stdout, proc.stderr]))
+    return subprocess.CompletedProcess("package", *json.loads(done.read_text())), out
+
+
 def load(path):
     with open(path) as fh:
         return yaml.load(fh, Loader=CfnLoader)
@@ -47,8 +66,7 @@ def load(path):
 
 @pytest.fixture(scope="module")
 def doc(tmp_path_factory):
-    out = tmp_path_factory.mktemp("home")
-    proc = package(out)
+    proc, out = packaged(tmp_path_factory, "home")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "cfn-lint clean" in proc.stdout and "outpost doctor" in proc.stdout
     return {"sam": load(out / "sam.yaml"), "waf": load(out / "waf.yaml")}
@@ -62,8 +80,7 @@ def template(doc):
 @pytest.fixture(scope="module")
 def checker(tmp_path_factory):
     """A checker stage as the README packages it: in its own region."""
-    out = tmp_path_factory.mktemp("checker")
-    proc = package(out, "checker-eu-west-1", region="eu-west-1")
+    proc, out = packaged(tmp_path_factory, "checker", "checker-eu-west-1", region="eu-west-1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dropped OnStateChange" in proc.stdout and "dropped Deliver" in proc.stdout
     return load(out / "sam.yaml")
