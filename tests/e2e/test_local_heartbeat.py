@@ -78,12 +78,12 @@ def test_a_job_that_stops_beating_turns_its_component_red(stack):
     finally:
         stop.set()
         worker.join()
-    wait_for(lambda: stack.status_of("Nightly export") == "major_outage", 30,
+    wait_for(lambda: stack.status_of("Nightly export") == "major_outage", 60,
              "the missed beat to turn the component red")
     listed = outpost(stack, "heartbeat", "list")
     assert "export" in listed.stdout and "ok" in listed.stdout
     beat(url + "?status=ok")
-    wait_for(lambda: stack.status_of("Nightly export") == "operational", 30, "the recovery")
+    wait_for(lambda: stack.status_of("Nightly export") == "operational", 60, "the recovery")
     bad = urllib.request.Request(stack.url + "/api/v1/heartbeat/hb_" + "x" * 43, method="POST",
                                  data=b"")
     with pytest.raises(urllib.error.HTTPError) as err:

@@ -196,7 +196,9 @@ components:
                         and started <= r["at"] <= ended)
         gaps = [b - a for a, b in zip(rounds, rounds[1:])]
         assert len(rounds) >= (ended - started) * 0.6, (len(rounds), ended - started)
-        assert max(gaps) < 1.0 + 2.0, gaps    # the 1 s cadence; inline posting cost 10 s each
+        # A round that posted inline would wait out the 10 s delivery deadline; a loaded machine
+        # may stretch a gap by a few seconds, never to that.
+        assert max(gaps) < 7.0, gaps
         kinds = set()
         for headers, body, arrived in good.events:
             assert verify_signature(secret, body, headers["X-Outpost-Signature"], arrived)
