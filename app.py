@@ -42,7 +42,7 @@ def on_state_change(event):
 def run_checks(event):
     # The checks first: housekeeping after them, within what is left of the invocation.
     from chalicelib.checker import run_invocation
-    from chalicelib.manage import housekeeping
+    from chalicelib.housekeeping import housekeeping
     remaining = getattr(event.context, "get_remaining_time_in_millis", None)
     try:
         return run_invocation(c, event.context)

@@ -89,7 +89,7 @@ class ScaledRun:
     def minute(self, minute: int, measured: bool) -> None:
         from chalicelib.checker import run_invocation
         from chalicelib.fanout import handle_records
-        from chalicelib.manage import housekeeping
+        from chalicelib.housekeeping import housekeeping
 
         t0 = self.start + 60 * minute
         for k, region in enumerate(REGIONS):

@@ -35,6 +35,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Iterable, Optional
 
 from .errors import OutpostError, TooBusy, retry_on_conflict
@@ -197,7 +198,6 @@ def read_sections(store, progress: Progress, step: str = "export") -> dict[str, 
 
 def export(store, now: float, progress: Optional[Progress] = None,
            source: Optional[dict] = None) -> dict:
-    from datetime import datetime, timezone
     progress = progress or Progress()
     doc = {
         "format": FORMAT, "format_version": FORMAT_VERSION,

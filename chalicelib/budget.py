@@ -20,6 +20,7 @@ same bytes, and the public v2 shapes never change: only how many objects and upd
 """
 from __future__ import annotations
 
+import base64
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -90,7 +91,6 @@ def _value_size(value: Mapping[str, Any]) -> int:
 
 
 def _b64(text: str) -> bytes:
-    import base64
     return base64.b64decode(text)
 
 

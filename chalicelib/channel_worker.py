@@ -13,7 +13,7 @@ from typing import Optional
 from . import channel_send, deliveries
 from .channels import alert_event_id, queue
 from .deliveries import Delivery
-from .fanout import once
+from .fences import once
 from .render import messages
 from .errors import Conflict, QueueFailed
 

@@ -26,7 +26,7 @@ import logging
 
 from .deliveries import Delivery
 from .errors import QueueFailed
-from .fanout import current_fence, once
+from .fences import current_fence, once
 from .render import messages
 
 log = logging.getLogger("outpost.channels")
@@ -37,7 +37,7 @@ KIND = "channel"
 # -- enqueue -----------------------------------------------------------------------------------
 
 def alert_event_id(subject: str, text: str, now: float) -> str:
-    """The fence's key when the alert is sent inside one (fanout.once); otherwise the text's
+    """The fence's key when the alert is sent inside one (fences.once); otherwise the text's
     hash and the hour, so the same alert repeated by a retry within the hour is one event."""
     key = current_fence.get()
     if key:

@@ -8,11 +8,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import click
+import requests
+
+from . import backup as b
+from . import doctor, wiring
+from .backup import Progress
+from .conditions import ConditionError, parse_duration
+from .manage import mint_key
 
 def _local_file(name: str) -> str:
     """Files the local stack writes for the CLI (OUTPOST_LOCAL_DIR, default ./.local)."""
@@ -21,7 +29,6 @@ def _local_file(name: str) -> str:
 
 class Api:
     def __init__(self, url: str, key: Optional[str]):
-        import requests
         self.url = url.rstrip("/")
         self.key = key
         self.session = requests.Session()
@@ -34,7 +41,6 @@ class Api:
 
     def request(self, method: str, path: str, body=None, auth: bool = True, headers=None,
                 retries: int = 2):
-        import requests
         hdrs = {"Accept": "application/json", **(headers or {})}
         if auth:
             if not self.key:
@@ -206,7 +212,6 @@ def incident_show(obj, incident_id):
 
 def _when(text: str) -> str:
     """ISO time, or a relative '+30m' / '+2h' from now, as UTC ISO-8601."""
-    from .conditions import ConditionError, parse_duration
     if text.startswith("+"):
         try:
             return (datetime.now(timezone.utc) + timedelta(seconds=parse_duration(text[1:]))
@@ -339,7 +344,6 @@ def _container(local: bool):
                 name, _, value = line.strip().partition("=")
                 if name:
                     os.environ[name] = value
-    from . import wiring
     return wiring.container
 
 
@@ -359,8 +363,6 @@ def keys(obj, local):
 @click.option("--expires", help="Lifetime, e.g. 90d or 12h.")
 @click.pass_obj
 def keys_create(obj, name, scopes, expires):
-    from .conditions import ConditionError, parse_duration
-    from .manage import mint_key
     c = obj["container"]
     expires_at = None
     if expires:
@@ -409,7 +411,6 @@ _PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @click.pass_obj
 def doctor_command(obj, doctor_file, stage):
     """Refuse a deploy that would not be offsite. Exit 0 ok (warnings printed), 1 refused."""
-    from . import doctor
     path = doctor_file or obj["status_file"] or os.path.join(_PROJECT, "chalicelib", "status.yaml")
     project = os.getcwd() if os.path.exists(os.path.join(".chalice", "config.json")) else _PROJECT
     code, text = doctor.run(path, stage, project_dir=project)
@@ -435,7 +436,6 @@ def _backup_container(local: bool):
 
 
 def _progress():
-    from .backup import Progress
     return Progress(lambda line: click.echo(line, err=True))
 
 
@@ -457,8 +457,6 @@ def backup():
 def backup_export(out, local):
     """Write incidents, component states, overrides, the snapshot, keys (hashes), history,
     audit log and subscribers to one versioned, checksummed JSON file."""
-    import time
-    from . import backup as b
     c = _backup_container(local)
     started = time.monotonic()
     try:
@@ -482,7 +480,6 @@ def backup_export(out, local):
 def backup_verify(file, local, no_record):
     """Restore FILE into fresh scratch tables, prove every section equal (counts and sha256),
     then delete them. A corrupt or altered file fails (exit 1) before anything is created."""
-    from . import backup as b
     c = _backup_container(local)
     try:
         doc = b.read_export(file)

@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .render.i18n import LOCALES
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .errors import OutpostError
+from .probes.dns import split_server
 from .model import (AutoReply, BlueskyAccount, Channel, CheckPolicy, Component, MaintenanceWindow,
                     MastodonAccount, Monitor, Operations, Page, Place, ReportPolicy, SocialPolicy,
                     StatusConfig, SubscriberPolicy, XAccount)
@@ -245,7 +246,6 @@ def _target_problem(value: str) -> Optional[str]:
 
 
 def _nameserver_problem(value: str) -> Optional[str]:
-    from .probes.dns import split_server
     try:
         host, port = split_server(value)
         ipaddress.ip_address(host)

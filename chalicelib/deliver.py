@@ -27,8 +27,8 @@ from . import __version__, deliveries, social
 from .deliveries import Delivery
 from .audience import wants
 from .errors import Conflict, QueueFailed
-from .fanout import once
-from .subscribers import mask, unsubscribe_url
+from .fences import once
+from .subscriber_links import mask, unsubscribe_url
 from .webhooks import DeliveryFailed, post
 
 log = logging.getLogger("outpost.deliver")
@@ -51,7 +51,7 @@ def enqueue_event(c, event_id: str, components, body: dict) -> int:
     """Queue this event for every active webhook that wants it; returns how many deliveries
     were queued now (a replay queues none). The caller (stream consumer, housekeeping) queues
     the first page of webhooks only; the worker fans out the rest a page per message, so what
-    the caller spends per event does not grow with the number of webhooks. Raises fanout.Busy
+    the caller spends per event does not grow with the number of webhooks. Raises errors.Busy
     while another invocation is queueing the same page."""
     return _fan_out(c, Delivery("fanout", event_id, "", c.clock(), fanout_spec(components, body)))
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from .audience import PAGE_WIDE
+from .config import ConfigError, load_status_file
 from .model import StatusConfig
 
 LOCAL_STAGES = ("local",)
@@ -172,7 +174,6 @@ def check(config: StatusConfig, stage: str = "prod",
 
     # 5. Notification fan-out: "page" is the value every page-wide event carries to SNS filter
     # policies (chalicelib.audience); a component with that id would be heard by everyone.
-    from .audience import PAGE_WIDE
     if any(comp.id == PAGE_WIDE for comp in config.components):
         error("reserved-id", f"component id {PAGE_WIDE!r} is reserved: notifications about it "
                              f"would reach every component subscriber. Rename the component.")
@@ -232,7 +233,6 @@ def format_report(findings: list[Finding], source: str, stage: str) -> tuple[int
 def run(path: str, stage: str = "prod", project_dir: Optional[str] = None,
         environ: Optional[Mapping[str, str]] = None) -> tuple[int, str]:
     """(exit code, report text) for the status file at `path`."""
-    from .config import ConfigError, load_status_file
     try:
         config = load_status_file(path, environ if environ is not None else os.environ)
     except ConfigError as exc:

@@ -3,7 +3,7 @@
 The public check fails only where its own condition says ([CERTIFICATE_EXPIRATION] > 48h, say);
 these warnings go to the operators' channels (Notifier.publish_operator) and nowhere else: not
 into reasons, the snapshot or any public document. Each goes once per threshold per
-certificate, fenced in the state table (fanout.once), whichever process or region sees it first.
+certificate, fenced in the state table (fences.once), whichever process or region sees it first.
 A renewed certificate has a new notAfter, so its own warnings start afresh.
 
 Domain (registration) expiry is not covered: Outpost has no RDAP/WHOIS probe.
@@ -14,7 +14,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
-from .fanout import Busy, once
+from .errors import Busy
+from .fences import once
 from .model import CheckResult
 
 log = logging.getLogger("outpost.expiry")

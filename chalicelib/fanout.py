@@ -10,44 +10,17 @@ Webhooks are never posted from here: they are queued for the delivery worker (ch
 from __future__ import annotations
 
 import logging
-import secrets
-from contextvars import ContextVar
-from typing import Callable, Optional
 
-from . import outbox, social
-from .errors import Busy, retry_on_conflict
+from . import channels, deliveries, incidents, manage, outbox, social
+from .deliver import enqueue_event, fanout_spec
+from .audience import wants
+from .errors import retry_on_conflict
+from .fences import once
 from .render import messages
-from .snapshot import incident_v2, public_id
+from .snapshot import incident_v2, iso_ms, public_id
+from .subscriber_links import unsubscribe_url
 
 log = logging.getLogger("outpost.fanout")
-LEASE_SECONDS = 60.0
-
-
-# The key of the fence whose send is running: an operator alert sent inside it takes the key as
-# its event id for the chat channels (chalicelib.channels), so a retried fence queues the same
-# channel deliveries and their own fences absorb the copies.
-current_fence: ContextVar[Optional[str]] = ContextVar("current_fence", default=None)
-
-
-def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
-    """Run `send` unless this key was already sent; True when it ran now."""
-    pk = f"sent#{key}"
-    owner = secrets.token_hex(8)
-    held = c.store.claim_idempotency(pk, owner, "", c.clock(), lease=LEASE_SECONDS)
-    if held is not None:
-        if held.state == "done":
-            return False
-        raise Busy(key)
-    running = current_fence.set(key)
-    try:
-        result = send()
-    except Exception:
-        c.store.release_idempotency(pk, owner)
-        raise
-    finally:
-        current_fence.reset(running)
-    c.store.complete_token(pk, owner, {"result": result}, c.clock())
-    return True
 
 
 def _rows(c) -> dict:
@@ -123,7 +96,6 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     if cfg.social.posting:                      # the official accounts: one post per platform
         sent += once(c, f"{event.id}#social",
                      lambda: social.enqueue_update(c, event, v2, update) and "queued")
-    from . import channels        # it imports once() from here: a cycle at import time
     sent += channels.enqueue_update(c, event.id, v2, update, link)
     if event.first and (event.incident.get("metadata") or {}).get("auto"):
         sent += once(c, f"{event.id}#operator", lambda: c.notifier.publish_operator(
@@ -157,7 +129,6 @@ def _deliver_component(c, event: outbox.Event) -> int:
 
 def _auto_incident(c, event: outbox.Event, name: str, scope_text) -> None:
     """Open (or move to monitoring) Outpost's own incident; replays are fenced by the event id."""
-    from . import incidents, manage
     ops = c.config.operations
     action = incidents.auto_incident(event.component, name, event.new_status, scope_text,
                                      manage.list_incidents(c), ops.auto_incident_title,
@@ -175,7 +146,6 @@ def _auto_incident(c, event: outbox.Event, name: str, scope_text) -> None:
 def nudge_quiet_incidents(c) -> int:
     """Remind the operators of open incidents that have said nothing for `update_reminder`:
     users left in the dark lose trust. At most once per interval per incident."""
-    from . import incidents, manage
     every = c.config.operations.update_reminder
     now = c.clock()
     sent = 0
@@ -196,12 +166,10 @@ def nudge_quiet_incidents(c) -> int:
 
 
 def messages_ts(c, epoch: float) -> str:
-    from .snapshot import iso_ms
     return iso_ms(epoch, c.config.page.time_zone)
 
 
 def _webhooks_for(c, components) -> list[dict]:
-    from .audience import wants        # the rule SNS applies to email and SMS, for webhooks
     subs = c.store.subscribers(kind="webhook", state="active")
     return [s for s in subs if wants(s["components"], components)]
 
@@ -220,14 +188,12 @@ def _enqueue_webhooks(c, event_id: str, components, bodies) -> int:
     """Queue the event for the webhooks that want it (the delivery worker posts it; nothing
     here connects to a subscriber, and past the first page the worker does the fan-out).
     Returns how many were queued now; a replay queues none."""
-    from . import deliver, deliveries     # they import fanout's once(): a cycle at import time
-    from .subscribers import unsubscribe_url
     room = unsubscribe_url(c, "0" * 16) + "#" + "0" * 64      # any subscriber's link fits
     components = list(components)
     for body in bodies:
         probe = dict(body, meta={**(body.get("meta") or {}), "unsubscribe": room})
-        if deliveries.fits(deliver.fanout_spec(components, probe)):
-            return deliver.enqueue_event(c, event_id, components, body)
+        if deliveries.fits(fanout_spec(components, probe)):
+            return enqueue_event(c, event_id, components, body)
     log.error("event %s is too big to queue for webhooks even shortened; skipped", event_id)
     return 0
 

@@ -17,7 +17,8 @@ from typing import Mapping, Optional
 from .model import ComponentState, MonitorRegionState, StatusConfig
 from .snapshot import iso_ms, public_id
 from .snapview import too_old
-from .uptime import DAYS, advance_spans, kind_of, merge, rt_point, uptime_over
+from .uptime import (DAYS, advance_spans, day_key, kind_of, merge, rt_point, uptime_over,
+                     vouch)
 
 REGION_DETAIL_DAYS = 14
 
@@ -160,7 +161,6 @@ def must_fold(heartbeat: Optional[dict], digest: str, now: float, tz: str,
     """True when this round must rewrite the snapshot rather than only beat: what it says
     changed, a day closed, the last fold is FOLD_EVERY old, or the checks come back after a
     gap (the page was stale: its history should say so now, not within the hour)."""
-    from .uptime import day_key
     if not heartbeat or heartbeat.get("hash") != digest or heartbeat.get("ledger_at") is None:
         return True
     ledger_at = float(heartbeat["ledger_at"])
@@ -172,7 +172,6 @@ def must_fold(heartbeat: Optional[dict], digest: str, now: float, tz: str,
 def beat(heartbeat: dict, data_as_of: Optional[float], now: float, credit: float) -> dict:
     """The heartbeat after one quiet round: the newest check time, and the round's vouched
     time added to the spans the next fold accounts."""
-    from .uptime import vouch
     spans, at = vouch(heartbeat.get("spans") or [], float(heartbeat.get("at")
                                                           or heartbeat["ledger_at"]), now, credit)
     as_of = heartbeat.get("as_of")

@@ -45,7 +45,7 @@ class Notifier:
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            import boto3  # cold start: boto3 loads on first use
             self._client = boto3.client("sns", region_name=self.region)
         return self._client
 
@@ -121,7 +121,7 @@ class Notifier:
 
     def remove_subscriptions(self, arns: Iterable[Optional[str]]) -> int:
         """Unsubscribe each ARN once; one that is already gone is not an error."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # loaded with boto3, on first use
         done = 0
         for arn in dict.fromkeys(a for a in arns if a and a.startswith("arn:")):
             try:

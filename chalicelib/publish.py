@@ -10,7 +10,7 @@ from typing import Optional
 
 from . import budget, reports
 from .errors import Busy, SnapshotChanged, retry_on_conflict
-from .fanout import once
+from .fences import once
 from .history import annotate, attach, beat, component_histograms, content_hash, folded, must_fold, spans_for
 from .metrics import emit_snapshot_failure
 from .model import ComponentState

@@ -19,7 +19,7 @@ class DeliveryQueue:
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            import boto3  # cold start: boto3 loads on first use
             self._client = boto3.client("sqs", region_name=self.region)
         return self._client
 

@@ -26,7 +26,8 @@ from . import mentions, reports as core
 from .reports import ReportError
 from .publish import republish
 from .snapshot import iso_ms, known_components, public_id
-from .fanout import Busy, once
+from .errors import Busy
+from .fences import once
 from .errors import Conflict
 
 log = logging.getLogger("outpost.reports")

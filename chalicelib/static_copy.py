@@ -87,7 +87,7 @@ class StaticPublisher:
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            import boto3  # cold start: boto3 loads on first use
             self._client = boto3.client("s3", region_name=self.region)
         return self._client
 

@@ -10,20 +10,27 @@ Tables (names from settings):
 """
 from __future__ import annotations
 
+import base64
 import json
+import secrets
+import time
 import zlib
 from datetime import datetime, timezone
 from dataclasses import asdict
 from typing import Any, Optional
 
+from pynamodb.connection import Connection
+from pynamodb.expressions.operand import Path
 from pynamodb.attributes import (BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute, VersionAttribute)
 from pynamodb.exceptions import (DeleteError, DoesNotExist, PutError, TransactWriteError,
                                  UpdateError)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from . import budget
+from .auth import ApiKey
 from .errors import (Conflict, FeedChanged, IdempotencyTaken, IncidentChanged, OutpostError,
                      SnapshotChanged,
                      retry_on_conflict)
@@ -286,7 +293,6 @@ class Store:
         transactions made the operator API's race tests hit that (two winners on one version)."""
         conn = getattr(self, "_tx_conn", None)
         if conn is None:
-            from pynamodb.connection import Connection
             conn = self._tx_conn = Connection(region=self.region, host=self.host)
         return conn
 
@@ -354,7 +360,6 @@ class Store:
         come already encoded (Encoded, from budget.fit_snapshot's measuring)."""
         if not parts and not old_parts:
             return self._save("snapshot", doc, version, now)
-        from pynamodb.transactions import TransactWrite
         row = self.StateRow("snapshot", doc=_encoded(doc), updated_at=now)
         if version is not None:
             row.version = version
@@ -450,7 +455,6 @@ class Store:
 
     def get_key(self, key_id: str):
         """(ApiKey, secret sha256) or None."""
-        from .auth import ApiKey
         try:
             row = self.KeyRow.get(key_id)
         except DoesNotExist:
@@ -471,7 +475,6 @@ class Store:
             pass                                     # someone recorded it recently: fine
 
     def list_keys(self) -> list:
-        from .auth import ApiKey
         return [ApiKey(r.key_id, r.name, frozenset(r.scopes or ()), r.created_at, r.expires_at,
                        r.revoked_at) for r in self.KeyRow.scan()]
 
@@ -697,14 +700,12 @@ class Store:
 
     def count_report(self, bucket: int, attributes: list[str], expires: float) -> None:
         """Add 1 to each counter attribute of the bucket's item, atomically (ADD)."""
-        from pynamodb.expressions.operand import Path
         self.ReportRow("bucket", bucket).update(
             actions=[Path([name]).add(1) for name in attributes]
             + [self.ReportRow.expires_at.set(_at(expires))])
 
     def add_to_counter(self, bucket: int, attribute: str, n: int, expires: float) -> None:
         """Add n to one counter attribute of the bucket's item (ADD; chalicelib/mentions.py)."""
-        from pynamodb.expressions.operand import Path
         self.ReportRow("bucket", bucket).update(
             actions=[Path([attribute]).add(n), self.ReportRow.expires_at.set(_at(expires))])
 
@@ -723,7 +724,6 @@ class Store:
     def report_buckets(self, buckets: list[int]) -> dict[int, dict[str, int]]:
         """Counter items of exactly these buckets (BatchGetItem, 100 keys a call, unprocessed
         keys retried); buckets nobody reported in are simply absent."""
-        import time as _time
         conn = self.ReportRow._get_connection()
         table = self.ReportRow.Meta.table_name
         out: dict[int, dict[str, int]] = {}
@@ -737,16 +737,15 @@ class Store:
             left = resp.get("UnprocessedKeys", {}).get(table, {}).get("Keys", ())
             if left:
                 pending = [{"pk": k["pk"]["S"], "sk": int(k["sk"]["N"])} for k in left] + pending
-                _time.sleep(min(1.0, 0.05 * 2 ** attempt))
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
         raise RuntimeError("report counters: DynamoDB kept keys unprocessed")
 
     def put_report(self, record: dict, now: float, ttl: float) -> None:
         """One report, notes included (operators read them); never overwrites another."""
-        import secrets as _secrets
         R = self.ReportRow
         for _ in range(3):
             # time in ms, then 9 random digits: ordered by time, unique in a burst
-            sk = int(now * 1000) * 10**9 + _secrets.randbelow(10**9)
+            sk = int(now * 1000) * 10**9 + secrets.randbelow(10**9)
             try:
                 R("report", sk, doc={**record, "id": str(sk)}, expires_at=_at(now + ttl)).save(
                     condition=R.pk.does_not_exist())
@@ -773,7 +772,6 @@ class Store:
     def decode_stream_image(image: Optional[dict]) -> tuple[Optional[str], Optional[Any]]:
         """(pk, doc) from a state-table stream image in DynamoDB JSON (Lambda's base64 or
         boto3's bytes for binary values). Raises ValueError on anything it can't read."""
-        import base64
         if not image:
             return None, None
         try:
@@ -812,7 +810,6 @@ class Store:
         another incident was written meanwhile (reload and retry), and IdempotencyTaken when
         another request took over this idempotency key.
         """
-        from pynamodb.transactions import TransactWrite
         inc = self.StateRow(f"incident#{doc['id']}", doc=_encoded(doc), updated_at=now)
         if version is not None:
             inc.version = version
@@ -826,7 +823,6 @@ class Store:
                                   entry=audit)
         for row in (inc, feed_row, audit_row):
             check_item_size(row)
-        from pynamodb.connection import Connection
         try:
             with TransactWrite(connection=Connection(region=self.region, host=self.host)) as tx:
                 tx.save(inc)

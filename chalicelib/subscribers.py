@@ -21,9 +21,13 @@ import re
 import secrets
 from typing import Any, Optional
 
+from .audience import filter_policy
+from .deliver import enqueue_verification
 from .errors import Conflict, RequestRefused
-from .snapshot import known_components
 from .render import i18n, messages
+from .snapshot import known_components
+from .subscriber_links import mask, signing_key, unsubscribe_token
+from .webhooks import url_problem
 
 log = logging.getLogger("outpost.subscribers")
 CODE_TTL = 600.0
@@ -47,19 +51,6 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _signing_key(c) -> bytes:
-    return c.store.secret("signing", lambda: secrets.token_hex(32)).encode()
-
-
-def unsubscribe_token(c, sub_id: str) -> str:
-    mac = hmac.new(_signing_key(c), f"unsubscribe:{sub_id}".encode(), hashlib.sha256)
-    return f"{sub_id}.{mac.hexdigest()[:32]}"
-
-
-def unsubscribe_url(c, sub_id: str) -> str:
-    return f"{c.config.page.url.rstrip('/')}/api/v1/unsubscribe/{unsubscribe_token(c, sub_id)}"
-
-
 def _check_token(c, token: str) -> dict:
     token = token or ""
     sub_id, _, mac = token.partition(".")
@@ -70,16 +61,6 @@ def _check_token(c, token: str) -> dict:
     if doc is None:
         raise SubscribeError(404, "this subscription no longer exists")
     return doc
-
-
-def mask(doc: dict) -> str:
-    addr = doc["address"]
-    if doc["kind"] == "email":
-        user, _, domain = addr.partition("@")
-        return f"{user[:1]}***@{domain}"
-    if doc["kind"] == "sms":
-        return f"***{addr[-3:]}"
-    return addr.split("?")[0][:60]
 
 
 def _components(c, value: Any) -> list[str]:
@@ -149,7 +130,7 @@ def _sns_subscribe(c, protocol: str, endpoint: str, policy: Optional[dict]) -> s
     """Subscribe the address; SNS answering 'already exists with different attributes' means
     an older sign-up of it holds the one subscription SNS allows, with other choices: the
     newest verified choice replaces it. An SNS failure is a 503, never a 500."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError   # loaded with boto3, on first use
     try:
         try:
             return c.notifier.subscribe(protocol, endpoint, policy)
@@ -184,12 +165,11 @@ def _public(doc: dict) -> dict:
 def _email_id(c, address_hash: str) -> str:
     """One record per email address, under an id only we can derive: creating it is the
     conditional write that makes a raced double sign-up one sign-up."""
-    mac = hmac.new(_signing_key(c), f"email-id:{address_hash}".encode(), hashlib.sha256)
+    mac = hmac.new(signing_key(c), f"email-id:{address_hash}".encode(), hashlib.sha256)
     return "e" + mac.hexdigest()[:15]
 
 
 def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]:
-    from .notify import filter_policy
     if not c.config.subscribers.email:
         raise SubscribeError(422, "email subscriptions are not offered on this page", "email")
     if len(address) > 254 or not _EMAIL.match(address):
@@ -233,7 +213,7 @@ def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]
 
 def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
                      ip: str) -> tuple[int, dict]:
-    import phonenumbers
+    import phonenumbers        # cold start: its metadata loads only for an SMS sign-up
     policy = c.config.subscribers
     if not policy.sms_countries:
         raise SubscribeError(422, "SMS subscriptions are not offered on this page", "phone")
@@ -278,7 +258,6 @@ def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
 
 
 def verify(c, payload: Any) -> tuple[int, dict]:
-    from .notify import filter_policy
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) \
             or not isinstance(payload.get("code"), str):
         raise SubscribeError(422, 'body must be {"id": ..., "code": ...}', "code")
@@ -341,8 +320,6 @@ def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
     """Pending until the receiver proves it owns the URL: the delivery worker POSTs a signed
     url_verification challenge, and only an echo of it activates the subscriber. Nothing here
     connects to the URL (the check below only resolves its name)."""
-    from .deliver import enqueue_verification   # deliver imports this module: a cycle
-    from .webhooks import url_problem
     if not c.config.subscribers.webhooks:
         raise SubscribeError(422, "webhook subscriptions are not offered on this page", "webhook")
     problem = url_problem(url, c.config.checks.allow_private_targets)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from .incidents import maintaining
 from .model import MaintenanceWindow
 
 _STEP = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -73,5 +74,4 @@ def silenced(windows: Iterable[MaintenanceWindow], incident_docs: Iterable[dict]
     maintenances scheduled through the API alike. A component in this set shows
     under_maintenance whatever its checks say, so its failures change no status: no
     auto-incident, no component notification, no operator alert (chalicelib.status)."""
-    from .incidents import maintaining
     return frozenset(active(windows, now, tz_name)) | frozenset(maintaining(incident_docs, now))

@@ -114,13 +114,13 @@ class Container:
 
     @property
     def config(self):
-        from .config import load_status_file
+        from .config import load_status_file  # lazy: each Lambda builds only what it uses
         return self._get("config", lambda: load_status_file(self.settings.status_file, self.env))
 
     @property
     def store(self):
         def build():
-            from .storage import Store
+            from .storage import Store  # lazy: each Lambda builds only what it uses
             s = self.settings
             return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
                          s.dynamodb_host, audit_table=s.audit_table,
@@ -132,7 +132,7 @@ class Container:
     def heartbeat_store(self):
         """Heartbeat tokens and beats (in the reports table: no stream to wake)."""
         def build():
-            from .heartbeat_store import HeartbeatStore
+            from .heartbeat_store import HeartbeatStore  # lazy: each Lambda builds only what it uses
             s = self.settings
             return HeartbeatStore(s.reports_table, s.aws_region, s.dynamodb_host)
         return self._get("heartbeat_store", build)
@@ -140,7 +140,7 @@ class Container:
     @property
     def prober(self):
         def build():
-            from .probe import Prober
+            from .probe import Prober  # lazy: each Lambda builds only what it uses
             cfg = self.config
             return Prober(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock,
                           allowed_networks=cfg.checks.allowed_networks)
@@ -149,8 +149,8 @@ class Container:
     @property
     def notifier(self):
         def build():
-            from .notify import Notifier
-            from .channels import enqueue_alert
+            from .notify import Notifier  # lazy: each Lambda builds only what it uses
+            from .channels import enqueue_alert  # lazy: each Lambda builds only what it uses
             s = self.settings
             return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn,
                             self.env.get("UPDATES_DLQ_ARN") or None,
@@ -162,7 +162,7 @@ class Container:
     def deliveries(self):
         """The delivery worker's queue: the only way anything reaches a subscriber's endpoint."""
         def build():
-            from .queues import DeliveryQueue
+            from .queues import DeliveryQueue  # lazy: each Lambda builds only what it uses
             s = self.settings
             return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url)
         return self._get("deliveries", build)
@@ -176,13 +176,13 @@ class Container:
     @property
     def uniform(self) -> Callable[[float, float], float]:
         """Jitter for retries; tests may pin it."""
-        import random
+        import random  # lazy: each Lambda builds only what it uses
         return self._get("uniform", lambda: random.SystemRandom().uniform)
 
     @property
     def public_cache(self):
         def build():
-            from .public_cache import PublicCache
+            from .public_cache import PublicCache  # lazy: each Lambda builds only what it uses
             return PublicCache(self, ttl=self.settings.snapshot_cache_seconds)
         return self._get("public_cache", build)
 
@@ -190,7 +190,7 @@ class Container:
     def key_guard(self):
         """Operator keys read recently, unknown key ids and failed logins, per warm Lambda."""
         def build():
-            from .auth import KeyGuard
+            from .auth import KeyGuard  # lazy: each Lambda builds only what it uses
             return KeyGuard()
         return self._get("key_guard", build)
 
@@ -199,14 +199,14 @@ class Container:
         """Clients of the official accounts (chalicelib/social_clients.py). Only the delivery
         worker builds them: atproto alone takes about 2 s to import."""
         def build():
-            from .social_clients import Posters
+            from .social_clients import Posters  # lazy: each Lambda builds only what it uses
             return Posters(self.env, self.settings.webhook_deadline)
         return self._get("social_posters", build)
 
     @property
     def static_publisher(self):
         def build():
-            from .static_copy import StaticPublisher
+            from .static_copy import StaticPublisher  # lazy: each Lambda builds only what it uses
             s = self.settings
             return StaticPublisher(s.static_bucket, s.aws_region)
         return self._get("static_publisher", build)

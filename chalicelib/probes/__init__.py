@@ -38,7 +38,7 @@ class ProbeContext:
             if "ctx" not in self._ssl:
                 cafile = self.ca_file
                 if cafile is None:
-                    import certifi
+                    import certifi  # cold start: only a TLS probe needs it
                     cafile = certifi.where()
                 ctx = ssl.create_default_context(cafile=cafile)
                 ctx.minimum_version = ssl.TLSVersion.TLSv1_2

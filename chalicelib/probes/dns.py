@@ -42,14 +42,14 @@ def _servers(monitor: Monitor, ctx: ProbeContext) -> list[tuple[str, int]]:
         return [(str(ctx.resolve(host)[0]), port)]
     if ctx.nameservers:
         return list(ctx.nameservers)
-    import dns.resolver
+    import dns.resolver  # cold start: dnspython loads only for DNS checks
     return [(ns, 53) for ns in dns.resolver.Resolver().nameservers[:2]]
 
 
 def answer_text(response, rdtype_name: str) -> str:
     """Every record of the asked type, one per line, sorted: round-robin DNS rotates the order,
     and a condition must not flap with it. Names lose their trailing dot, TXT its quotes."""
-    import dns.rdatatype
+    import dns.rdatatype  # cold start: dnspython loads only for DNS checks
     wanted = dns.rdatatype.from_text(rdtype_name)
     values = []
     for rrset in response.answer:
@@ -68,10 +68,10 @@ def answer_text(response, rdtype_name: str) -> str:
 
 
 def probe(monitor: Monitor, ctx: ProbeContext) -> tuple[Observation, Optional[str]]:
-    import dns.exception
-    import dns.message
-    import dns.query
-    import dns.rcode
+    import dns.exception  # cold start: dnspython loads only for DNS checks
+    import dns.message  # cold start: dnspython loads only for DNS checks
+    import dns.query  # cold start: dnspython loads only for DNS checks
+    import dns.rcode  # cold start: dnspython loads only for DNS checks
 
     deadline = Deadline(monitor.timeout)
     name, rdtype = query_of(monitor.url)

@@ -5,13 +5,15 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import uuid
 from typing import Optional
 
+import yaml
 from chalice import Blueprint, Response
 
-from .. import auth, http, manage, wiring
+from .. import auth, http, manage, subscribers, wiring
 from ..apierrors import ApiError, response_for
 from ..errors import OutpostError
 from ..snapshot import incident_v2, known_components, public_id
@@ -331,7 +333,6 @@ def update_component(component_id, actor):
 @bp.route(PREFIX + "/subscribers", methods=["GET"])
 @operator("subscribers:read")
 def list_subscribers(actor):
-    from .. import subscribers
     items = subscribers.listing(c)
     return _json(items, headers={"X-Total-Count": str(len(items))})
 
@@ -339,7 +340,6 @@ def list_subscribers(actor):
 @bp.route(PREFIX + "/subscribers/{subscriber_id}", methods=["DELETE"])
 @operator("subscribers:write")
 def delete_subscriber(subscriber_id, actor):
-    from .. import subscribers
     if not subscribers.remove(c, subscriber_id[:64]):
         raise ApiError(404, "no such subscriber")
     return _json({"id": subscriber_id, "deleted": True})
@@ -351,9 +351,7 @@ _openapi_cache: dict = {}
 def openapi_document() -> dict:
     """The static document, plus this deployment's page id and component ids: the API serves
     exactly one page, so saying which one makes the document more precise, not less true."""
-    import os
 
-    import yaml
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "openapi.yaml")) as fh:
         doc = yaml.safe_load(fh)
     params = doc["components"]["parameters"]

@@ -15,6 +15,8 @@ from typing import Callable
 from chalice import Blueprint, Response
 
 from .. import http, wiring
+from ..budget import archived
+from ..snapshot import incident_v2
 from ..snapview import is_stale
 
 bp = Blueprint(__name__)
@@ -76,14 +78,14 @@ def _not_found(name: str, render: Callable[[dict], bytes], content_type: str) ->
 
 
 def _html_not_found() -> Response:
-    from ..render import html
+    from ..render import html  # cold start: Babel and jinja2 load on first use, never for JSON
     return _not_found("html:404", html.render_not_found, HTML)
 
 
 @bp.route("/", cors=True)
 @_public
 def index():
-    from ..render import html
+    from ..render import html  # cold start: Babel and jinja2 load on first use, never for JSON
     # The social link comes from the status file, fixed for the life of this process.
     social, accounts = c.config.operations.social_url, c.config.social.accounts()
     return _serve("html:index", lambda s: html.render_index(s, _stale(s), social_url=social,
@@ -102,7 +104,7 @@ def index_html():
 @bp.route("/history", cors=True)
 @_public
 def history():
-    from ..render import html, view
+    from ..render import html, view  # cold start: Babel and jinja2 load on first use, never for JSON
     raw = (bp.current_request.query_params or {}).get("page", "1")
     snap, _ = c.public_cache.snapshot()
     # ASCII digits only: "²".isdigit() is true, and int() of it raises.
@@ -116,8 +118,7 @@ def history():
 @bp.route("/incidents/{incident_id}", cors=True)
 @_public
 def incident(incident_id):
-    from ..budget import archived
-    from ..render import html, view
+    from ..render import html, view  # cold start: Babel and jinja2 load on first use, never for JSON
     snap, _ = c.public_cache.snapshot()
     if archived(snap, incident_id):
         # Left out of the snapshot (or shortened there) for its size: the incident's own item
@@ -135,8 +136,7 @@ def incident(incident_id):
 
 def _archived_page(snapshot: dict, incident_id: str) -> bytes:
     """The page of an incident read from its own item, drawn like one in the snapshot."""
-    from ..render import html
-    from ..snapshot import incident_v2
+    from ..render import html  # cold start: Babel and jinja2 load on first use, never for JSON
     doc, _ = c.store.load_incident(incident_id)
     if doc is None or doc.get("deleted_at"):
         return html.render_not_found(snapshot)
@@ -153,28 +153,28 @@ def _archived_page(snapshot: dict, incident_id: str) -> bytes:
 @bp.route("/history.atom", cors=True)
 @_public
 def history_atom():
-    from ..render import feeds
+    from ..render import feeds  # cold start: Babel and jinja2 load on first use, never for JSON
     return _serve("feed:atom", feeds.render_atom, ATOM)
 
 
 @bp.route("/history.rss", cors=True)
 @_public
 def history_rss():
-    from ..render import feeds
+    from ..render import feeds  # cold start: Babel and jinja2 load on first use, never for JSON
     return _serve("feed:rss", feeds.render_rss, RSS)
 
 
 @bp.route("/badge.svg", cors=True)
 @_public
 def page_badge():
-    from ..render import badges
+    from ..render import badges  # cold start: Babel and jinja2 load on first use, never for JSON
     return _serve("badge:page", lambda s: badges.page_svg(s, _stale(s)), SVG)
 
 
 @bp.route("/badge/{filename}", cors=True)
 @_public
 def component_badge(filename):
-    from ..render import badges
+    from ..render import badges  # cold start: Babel and jinja2 load on first use, never for JSON
     return _per_component(filename, ".svg", "badge", badges.component_svg,
                           badges.not_found_svg, SVG)
 
@@ -182,21 +182,21 @@ def component_badge(filename):
 @bp.route("/api/v2/shields.json", cors=True)
 @_public
 def page_shields():
-    from ..render import badges
+    from ..render import badges  # cold start: Babel and jinja2 load on first use, never for JSON
     return _serve("shields:page", lambda s: badges.page_shields(s, _stale(s)), JSON)
 
 
 @bp.route("/api/v2/shields/{filename}", cors=True)
 @_public
 def component_shields(filename):
-    from ..render import badges
+    from ..render import badges  # cold start: Babel and jinja2 load on first use, never for JSON
     return _per_component(filename, ".json", "shields", badges.component_shields,
                           badges.not_found_shields, JSON)
 
 
 def _per_component(filename: str, suffix: str, kind: str, render, not_found, content_type):
     """One component's badge or shields JSON, by public id or status-file key."""
-    from ..render import badges
+    from ..render import badges  # cold start: Babel and jinja2 load on first use, never for JSON
     snap, _ = c.public_cache.snapshot()
     row = badges.find(snap, filename, suffix)
     if row is None:
@@ -208,5 +208,5 @@ def _per_component(filename: str, suffix: str, kind: str, render, not_found, con
 
 def _row(snapshot: dict, cid: str, fallback: dict) -> dict:
     """The row for `cid` in the snapshot being rendered (it may be newer than the lookup's)."""
-    from ..render.common import find_component
+    from ..render.common import find_component  # cold start: Babel and jinja2 load on first use, never for JSON
     return find_component(snapshot, cid) or fallback

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 from chalice import Blueprint, Response
 
 from .. import http, subscribers, wiring
+from ..subscriber_links import mask
 from ..subscribers import SubscribeError
 
 bp = Blueprint(__name__)
@@ -109,7 +110,7 @@ def unsubscribe_form(token):
         return _page("Link not valid", f"<p>{html.escape(err.message)}.</p>", err.status)
     if doc["state"] == "unsubscribed":
         return _page("Already unsubscribed", "<p>You will not get further messages.</p>")
-    who = html.escape(subscribers.mask(doc))
+    who = html.escape(mask(doc))
     return _page("Unsubscribe?",
                  f"<p>Stop sending {html.escape(c.config.page.name)} updates to {who}?</p>"
                  f'<form method="post"><button type="submit">Unsubscribe</button></form>')
@@ -126,5 +127,5 @@ def unsubscribe(token):
         return _page("Link not valid", f"<p>{html.escape(err.message)}.</p>", err.status)
     if wants_json:
         return _json(200, {"subscriber": {"id": doc["id"], "state": doc["state"]}})
-    return _page("Unsubscribed", f"<p>{html.escape(subscribers.mask(doc))} will get no further "
+    return _page("Unsubscribed", f"<p>{html.escape(mask(doc))} will get no further "
                                  "messages.</p>")

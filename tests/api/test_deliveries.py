@@ -251,7 +251,7 @@ def test_deliveries_to_an_erased_or_unsubscribed_webhook_are_dropped(wired):
     hooks.reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
     ((d, _),) = hooks.queued()
     from chalicelib.subscribers import unsubscribe
-    from chalicelib.subscribers import unsubscribe_token
+    from chalicelib.subscriber_links import unsubscribe_token
     unsubscribe(c, unsubscribe_token(c, sub["subscriber"]["id"]))
     assert process(c, deliveries.encode(d)) == "inactive"
     c.store.delete_subscriber(sub["subscriber"]["id"])
@@ -356,7 +356,8 @@ def test_activation_is_only_from_pending(wired):
     resp, body = post(client, "/api/v1/subscribe", {"webhook": receiver.url})
     sub_id = body["subscriber"]["id"]
     from chalicelib.deliver import activate
-    from chalicelib.subscribers import unsubscribe, unsubscribe_token
+    from chalicelib.subscriber_links import unsubscribe_token
+    from chalicelib.subscribers import unsubscribe
     unsubscribe(c, unsubscribe_token(c, sub_id))
     assert not activate(c, sub_id)
     hooks.deliver()

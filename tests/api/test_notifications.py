@@ -173,7 +173,7 @@ def test_component_filtered_webhook_only_hears_its_components(wired):
 def test_unsubscribe_get_shows_post_acts(wired):
     c, client, clock, key, pump, drain, receiver, hooks = wired
     _, sub = hooks.subscribe(post, receiver.url)
-    from chalicelib.subscribers import unsubscribe_token
+    from chalicelib.subscriber_links import unsubscribe_token
     token = unsubscribe_token(c, sub["subscriber"]["id"])
     page = client.http.get(f"/api/v1/unsubscribe/{token}")
     assert page.status_code == 200 and b"<form method=\"post\">" in page.body

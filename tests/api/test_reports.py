@@ -306,7 +306,7 @@ def test_global_cap(ops):
 
 
 def test_failures_below_the_quorum_plus_a_spike_are_flagged_likely_real(ops, targets):
-    from chalicelib.manage import housekeeping
+    from chalicelib.housekeeping import housekeeping
     from chalicelib.rounds import run_round
     c, client, clock, drain = ops
     api_target, _ = targets

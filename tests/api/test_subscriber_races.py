@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import subscribers
+from chalicelib import subscriber_links, subscribers
 from chalicelib.subscribers import MAX_CODE_ATTEMPTS, SubscribeError
 from tests.api.test_notifications import post, sms_sent, wired  # noqa: F401 (fixture)
 
@@ -217,7 +217,7 @@ def test_unsubscribe_and_erase_reach_every_subscription_of_an_email_address(wire
         TopicArn=c.notifier.updates_topic_arn, Protocol="email", Endpoint="ann@example.COM")
     ann = lambda: [s for s in sns_subs(c, "email") if "bystander" not in s["Endpoint"]]  # noqa: E731
     assert len(ann()) == 2
-    token = subscribers.unsubscribe_token(c, sub_id)
+    token = subscriber_links.unsubscribe_token(c, sub_id)
     resp = client.http.post(f"/api/v1/unsubscribe/{token}", body="",
                             headers={"Content-Type": "application/x-www-form-urlencoded",
                                      "Accept": "application/json"})
