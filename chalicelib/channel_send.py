@@ -121,6 +121,7 @@ class _Send:
     allow_private: bool
     allowed_networks: Sequence
     resolver: Optional[Callable[[str], Sequence[str]]]
+    secrets: Sequence[str] = ()         # scrubbed from each note before it is cut short
     sockets: list = field(default_factory=list)
     refused: str = ""
     cut: bool = False
@@ -206,7 +207,7 @@ class _Notes(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         send = getattr(_local, "send", None)
         if send is not None and len(send.notes) < 20:
-            send.notes.append(record.getMessage()[:300])
+            send.notes.append(scrub(record.getMessage(), send.secrets)[:300])
 
 
 def _install() -> None:
@@ -228,7 +229,7 @@ def send(plugin, title: str, body: str, kind: str, deadline: float, allow_privat
     plugin.socket_connect_timeout = deadline
     plugin.socket_read_timeout = deadline
     state = _Send(time.monotonic() + deadline, deadline, allow_private, allowed_networks,
-                  resolver)
+                  resolver, secrets)
     timer = threading.Timer(deadline, state.stop)
     timer.daemon = True
     _local.send = state
@@ -238,7 +239,7 @@ def send(plugin, title: str, body: str, kind: str, deadline: float, allow_privat
                                 body_format=NotifyFormat.TEXT))
     except Exception as exc:                         # noqa: BLE001 - a plugin's own bug
         ok = False
-        state.notes.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        state.notes.append(f"{type(exc).__name__}: {scrub(str(exc), secrets)[:200]}")
     finally:
         timer.cancel()
         _local.send = None
