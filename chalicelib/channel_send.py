@@ -24,6 +24,7 @@ import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 from urllib.parse import parse_qsl, urlsplit
@@ -219,6 +220,27 @@ def _install() -> None:
             urllib3_connection.create_connection = _guarded_connection
             notes = _Notes(logging.WARNING)
             logging.getLogger("apprise").addHandler(notes)
+
+
+@contextmanager
+def held_to(deadline: float):
+    """Every urllib3 connection this thread opens inside the block gets what is left of ONE
+    deadline, and the timer shuts them all when it passes (as for a send, above). No SSRF rule
+    here: for the official accounts' clients (chalicelib.social_clients), whose hosts the
+    operator names. Pooled connections from before the block are not covered: the caller
+    opens fresh ones."""
+    _install()
+    state = _Send(time.monotonic() + deadline, deadline, True, (), None)
+    timer = threading.Timer(deadline, state.stop)
+    timer.daemon = True
+    _local.send = state
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _local.send = None
+        state.close()
 
 
 def send(plugin, title: str, body: str, kind: str, deadline: float, allow_private: bool,
