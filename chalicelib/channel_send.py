@@ -24,6 +24,7 @@ import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 from urllib.parse import parse_qsl, urlsplit
@@ -121,6 +122,7 @@ class _Send:
     allow_private: bool
     allowed_networks: Sequence
     resolver: Optional[Callable[[str], Sequence[str]]]
+    secrets: Sequence[str] = ()         # scrubbed from each note before it is cut short
     sockets: list = field(default_factory=list)
     refused: str = ""
     cut: bool = False
@@ -206,7 +208,7 @@ class _Notes(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         send = getattr(_local, "send", None)
         if send is not None and len(send.notes) < 20:
-            send.notes.append(record.getMessage()[:300])
+            send.notes.append(scrub(record.getMessage(), send.secrets)[:300])
 
 
 def _install() -> None:
@@ -220,6 +222,27 @@ def _install() -> None:
             logging.getLogger("apprise").addHandler(notes)
 
 
+@contextmanager
+def held_to(deadline: float):
+    """Every urllib3 connection this thread opens inside the block gets what is left of ONE
+    deadline, and the timer shuts them all when it passes (as for a send, above). No SSRF rule
+    here: for the official accounts' clients (chalicelib.social_clients), whose hosts the
+    operator names. Pooled connections from before the block are not covered: the caller
+    opens fresh ones."""
+    _install()
+    state = _Send(time.monotonic() + deadline, deadline, True, (), None)
+    timer = threading.Timer(deadline, state.stop)
+    timer.daemon = True
+    _local.send = state
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _local.send = None
+        state.close()
+
+
 def send(plugin, title: str, body: str, kind: str, deadline: float, allow_private: bool,
          allowed_networks: Sequence = (), resolver=None, secrets: Sequence[str] = ()) -> Outcome:
     """Send one message; Outcome(ok) or Outcome(False, why). Never takes longer than
@@ -228,7 +251,7 @@ def send(plugin, title: str, body: str, kind: str, deadline: float, allow_privat
     plugin.socket_connect_timeout = deadline
     plugin.socket_read_timeout = deadline
     state = _Send(time.monotonic() + deadline, deadline, allow_private, allowed_networks,
-                  resolver)
+                  resolver, secrets)
     timer = threading.Timer(deadline, state.stop)
     timer.daemon = True
     _local.send = state
@@ -238,7 +261,7 @@ def send(plugin, title: str, body: str, kind: str, deadline: float, allow_privat
                                 body_format=NotifyFormat.TEXT))
     except Exception as exc:                         # noqa: BLE001 - a plugin's own bug
         ok = False
-        state.notes.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        state.notes.append(f"{type(exc).__name__}: {scrub(str(exc), secrets)[:200]}")
     finally:
         timer.cancel()
         _local.send = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from typing import Iterable, Optional
+from urllib.parse import urlsplit
 
 from .errors import Busy
 from .fences import once
@@ -60,16 +61,27 @@ def message(page: str, target: str, days: int, expires_at: float, now: float) ->
     return subject, text
 
 
+def _host(url: Optional[str]) -> Optional[str]:
+    """Where the certificate is served: host[:port] only. The monitor's URL may carry a secret
+    (a `${VAR}` in its path or query), and the heads-up goes to the chat channels too."""
+    try:
+        parts = urlsplit(url or "")
+        host = parts.hostname
+        return (f"{host}:{parts.port}" if parts.port else host) if host else None
+    except ValueError:
+        return None
+
+
 def send_heads_ups(c, results: list[CheckResult]) -> None:
     """Send what is due, once each. Never raises: a round must not fail over a warning."""
     try:
         now = c.clock()
-        targets = {m.id: m.url for _, m in c.config.monitors()}
+        targets = {m.id: _host(m.url) for _, m in c.config.monitors()}
         for mid, (days, at) in sorted(heads_ups(results, now).items()):
             key = f"certexpiry:{mid}:{int(at)}:{days}"
             if key in _sent:
                 continue
-            subject, text = message(c.config.page.name, targets.get(mid, mid), days, at, now)
+            subject, text = message(c.config.page.name, targets.get(mid) or mid, days, at, now)
             try:
                 once(c, key, lambda: c.notifier.publish_operator(subject, text))
                 _sent.add(key)

@@ -18,7 +18,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-BEAT_FIELDS = ("monitor", "created_at", "beat_at", "state", "msg")
+BEAT_FIELDS = ("monitor", "created_at", "beat_at", "state", "msg", "recovered_at")
 
 
 def build_heartbeat_model(table: str, region: str, host: Optional[str] = None):
@@ -33,6 +33,7 @@ def build_heartbeat_model(table: str, region: str, host: Optional[str] = None):
         beat_at = NumberAttribute(null=True)
         state = UnicodeAttribute(null=True)
         msg = UnicodeAttribute(null=True)
+        recovered_at = NumberAttribute(null=True)      # the last fail -> ok turn inside a gap
     return HeartbeatRow
 
 
@@ -53,14 +54,19 @@ class HeartbeatStore:
             return None
 
     def record_beat(self, sha: str, state: str, msg: Optional[str], now: float,
-                    gap: float) -> bool:
+                    gap: float, recovery: bool = False) -> bool:
         """One conditional UpdateItem; False when another beat got there first (or the token
-        was rotated away meanwhile). The condition is heartbeats.should_record's rule."""
+        was rotated away meanwhile). The condition is heartbeats.should_record's rule;
+        `recovery`: the caller read a failure, so this ok may be the gap's one recovery."""
         R = self.Row
         news = R.beat_at.does_not_exist() | (R.beat_at <= now - gap)
         if state == "fail":
             news = news | (R.state == "ok")
         actions = [R.beat_at.set(now), R.state.set(state)]
+        if state == "ok" and recovery:
+            news = news | ((R.state == "fail") & (R.recovered_at.does_not_exist()
+                                                  | (R.recovered_at <= now - gap)))
+            actions.append(R.recovered_at.set(now))
         actions.append(R.msg.set(msg) if msg else R.msg.remove())
         try:
             R(f"hbtoken#{sha}", 0).update(actions=actions, condition=R.pk.exists() & news)

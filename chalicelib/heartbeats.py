@@ -58,13 +58,23 @@ def spacing(monitor: Monitor) -> float:
 
 
 def should_record(beat: dict, state: str, now: float, gap: float) -> bool:
-    """Whether a beat in `state` at `now` is news worth a write. At most two writes per `gap`
-    whatever the request rate: one after the gap, and one ok -> fail turn inside it (a failure
-    must not wait). The store repeats this test as the write's condition (races)."""
+    """Whether a beat in `state` at `now` is news worth a write. At most four writes per `gap`
+    whatever the request rate: one after the gap, an ok -> fail turn inside it (a failure
+    must not wait), and one fail -> ok recovery per gap (a job re-run right after a failure
+    may not beat again for a day) with the ok -> fail turn after it. The store repeats this
+    test as the write's condition (races)."""
     last = beat.get("beat_at")
     if last is None or last <= now - gap:
         return True
+    if beat.get("state") == "fail" and state == "ok":
+        return is_recovery(beat, now, gap)
     return beat.get("state") == "ok" and state == "fail"
+
+
+def is_recovery(beat: dict, now: float, gap: float) -> bool:
+    """A fail -> ok turn allowed now: none recorded within the last `gap`."""
+    recovered = beat.get("recovered_at")
+    return beat.get("state") == "fail" and (recovered is None or recovered <= now - gap)
 
 
 def judge(monitor: Monitor, beat: Optional[dict], now: float, region: str) -> Optional[CheckResult]:

@@ -7,6 +7,7 @@ try logs in afresh (Bluesky rate-limits createSession to a few dozen an hour).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Mapping, NamedTuple, Optional
 
 import requests
@@ -15,6 +16,7 @@ from atproto_client.exceptions import AtProtocolError, RequestErrorBase
 from atproto_client.request import Request
 from mastodon import Mastodon, MastodonAPIError, MastodonError
 
+from .channel_send import held_to
 from .errors import PostFailed
 
 # The platform refused this post as such (malformed, too long): trying again won't help.
@@ -34,7 +36,7 @@ class Mention(NamedTuple):
 
 class MastodonPoster:
     def __init__(self, account, token: str, timeout: float):
-        self.account = account
+        self.account, self.timeout = account, timeout
         self.api = Mastodon(access_token=token, api_base_url=account.instance,
                             request_timeout=timeout, ratelimit_method="throw",
                             version_check_mode="none")
@@ -42,12 +44,25 @@ class MastodonPoster:
     def post(self, text: str, reply_to: Optional[dict], key: str,
              visibility: str = "public") -> dict:
         parent = (reply_to or {}).get("parent") or {}
-        status = self.api.status_post(text, in_reply_to_id=parent.get("id"),
-                                      idempotency_key=key, visibility=visibility)
+        with self._deadline():
+            status = self.api.status_post(text, in_reply_to_id=parent.get("id"),
+                                          idempotency_key=key, visibility=visibility)
         return {"id": str(status["id"])}
 
+    @contextmanager
+    def _deadline(self):
+        """One deadline over the whole call: requests' timeout is per read, so an instance
+        trickling its answer would hold the worker past the deadline and the post's lease.
+        Fresh connections each call (the guard covers only those it sees opened)."""
+        try:
+            with held_to(self.timeout):
+                yield
+        finally:
+            self.api.session.close()
+
     def mentions(self, since: Optional[str], limit: int) -> list[Mention]:
-        found = self.api.notifications(types=["mention"], since_id=since, limit=limit)
+        with self._deadline():
+            found = self.api.notifications(types=["mention"], since_id=since, limit=limit)
         out = []
         for n in found or ():
             status, who = n.get("status") or {}, n.get("account") or {}

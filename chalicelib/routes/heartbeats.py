@@ -55,7 +55,9 @@ def beat(token: str):
         gap = heartbeats.spacing(monitor[1])
         recorded = False
         if heartbeats.should_record(record, state, now, gap):
-            recorded = _stored(lambda: c.heartbeat_store.record_beat(sha, state, msg, now, gap))
+            recovery = state == "ok" and heartbeats.is_recovery(record, now, gap)
+            recorded = _stored(lambda: c.heartbeat_store.record_beat(sha, state, msg, now, gap,
+                                                                     recovery))
     except ApiError as err:
         return err.response()
     return _json({"status": state, "recorded": recorded})

@@ -108,3 +108,22 @@ def test_only_the_http_services_are_channels(url):
     with pytest.raises(channel_send.Unusable) as exc:
         channel_send.open_channel(url)
     assert "pass" not in str(exc.value)
+
+
+@pytest.mark.parametrize("cut", [150, 180, 195])
+def test_a_long_error_is_scrubbed_before_it_is_cut(cut):
+    """An error that names the token near its cut-off point: cutting first would leave a
+    start of the token that no longer matches it, and that start would reach the dead letter,
+    the breaker's alert and the other channels."""
+    url = URLS["telegram"]
+    plugin = channel_send.open_channel(url)
+    token = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    where = f"/bot123456789:{token}/sendMessage"
+
+    def notify(**_):
+        raise ConnectionError("x" * (cut - len("/bot123456789:")) + where)
+    plugin.notify = notify
+    out = channel_send.send(plugin, "t", "b", "warning", 2.0, True,
+                            secrets=channel_send.secrets_in(url))
+    assert not out.ok
+    assert token[:12] not in out.reason and "123456789" not in out.reason

@@ -137,7 +137,9 @@ def test_a_flood_on_one_token_costs_bounded_writes(hb, dynamo_calls):
         assert resp.status_code == 200
         answers.append(json.loads(resp.body)["recorded"])
     writes = sum(1 for op in dynamo_calls if op in ("UpdateItem", "PutItem"))
-    assert writes == 2 == sum(answers)              # the first beat, and the ok -> fail turn
+    # the first beat, the ok -> fail turn, the window's one fail -> ok recovery, and the
+    # ok -> fail turn after it
+    assert writes == 4 == sum(answers)
     assert dynamo_calls.count("GetItem") == 50      # one read per request, nothing else
     clock.tick(60)
     assert json.loads(client.http.get(body["path"]).body)["recorded"] is True
@@ -208,3 +210,21 @@ def test_a_heartbeat_without_a_token_is_unknown_not_red(hb):
     row = summary["components"][0]
     assert row["status"] == "operational"
     assert summary["outpost"]["components"][row["id"]]["reasons"] == []
+
+
+def test_a_recovery_reported_right_after_a_failure_is_recorded(hb):
+    """A job fails, is re-run and succeeds within the spacing window: the ok is news (the next
+    beat may be a day away), so the component must not stay red until then."""
+    c, client, clock = hb
+    _, body = rotate(c, client)
+    assert json.loads(client.http.post(body["path"]).body)["recorded"] is True
+    clock.tick(120)
+    assert json.loads(client.http.post(body["path"] + "?status=fail").body)["recorded"] is True
+    clock.tick(20)                                   # the re-run, inside the 60 s spacing
+    assert json.loads(client.http.post(body["path"]).body)["recorded"] is True
+    for _ in range(2):
+        clock.tick(60)
+        run_round(c)
+    assert status(client)[0] == "operational"
+    listed = json.loads(client.http.get(f"{BASE}/heartbeats", headers=auth(c)).body)
+    assert listed[0]["state"] == "ok"

@@ -2,6 +2,7 @@
 worker, and the real client libraries (Mastodon.py, atproto) talking to fake Mastodon and
 Bluesky servers on 127.0.0.1 (tests/fakes/social.py)."""
 import json
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -254,3 +255,49 @@ def test_updates_queued_together_still_make_one_thread(social):
         hooks.deliver()
     assert [p["in_reply_to_id"] for p in masto.posts] == [None, masto.posts[0]["id"]]
     assert [bsky_parent(p) for p in bsky.posts] == [None, bsky.posts[0]["uri"]]
+
+
+class _TricklingMastodon(FakeMastodon):
+    """Answers a post with its headers at once, then one byte of body every 0.3 s: each read
+    is quick, so a per-read timeout never fires."""
+
+    def __init__(self):
+        super().__init__()
+        self.server.RequestHandlerClass._reply = self._trickle
+
+    @staticmethod
+    def _trickle(handler, status, doc):
+        body = json.dumps(doc).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        try:
+            for i in range(0, min(len(body), 40)):
+                handler.wfile.write(body[i:i + 1])
+                handler.wfile.flush()
+                time.sleep(0.3)
+            handler.wfile.write(body[40:])
+        except OSError:
+            pass
+
+
+def test_a_trickling_instance_is_cut_at_the_deadline_and_retried(social):
+    """The post is held to ONE deadline over the whole exchange, as webhooks and channels are:
+    a trickling platform must not hold the worker past the deadline (nor its 60 s lease)."""
+    c, client, clock, key, pump, hooks, masto, bsky = social
+    slow = _TricklingMastodon()
+    try:
+        c.override(settings=replace(c.settings, webhook_deadline=1.0),
+                   config=replace(c.config, social=replace(
+                       c.config.social, bluesky=None,
+                       mastodon=replace(c.config.social.mastodon, instance=slow.url))))
+        incident(client, key)
+        started = time.monotonic()
+        pump()
+        took = time.monotonic() - started
+        assert took < 1.0 + 4.0                          # one deadline, not 40 x 0.3 s
+        (retry, _), = hooks.queued()
+        assert retry.sub == "mastodon" and retry.attempt == 1
+    finally:
+        slow.close()

@@ -149,3 +149,19 @@ def test_certificate_heads_ups_go_to_operators_once_and_never_to_the_page(world)
     rounds(c, clock, 1)
     sent = [a for a in alerts() if "heads-up" in a]
     assert len(sent) == 1 and "3-day heads-up" in sent[0]
+
+
+def test_a_heads_up_names_the_host_never_the_monitor_url_and_its_secrets(world):
+    """A monitor URL may carry a secret (`?key=${HEALTH_KEY}`, substituted at load); the
+    heads-up goes to the operators' topic and to every chat channel with alerts, so it names
+    the certificate's host only."""
+    from dataclasses import replace
+    c, client, clock, _, alerts = world
+    comps = tuple(replace(comp, monitors=tuple(
+        replace(m, url=m.url + "?key=hc-secret-0123456789") if comp.id == "web" else m
+        for m in comp.monitors)) for comp in c.config.components)
+    c.override(config=replace(c.config, components=comps))
+    rounds(c, clock, 3)
+    (sent,) = [a for a in alerts() if "heads-up" in a]
+    assert "good.test" in sent
+    assert "hc-secret-0123456789" not in sent and "/ok" not in sent

@@ -95,8 +95,11 @@ def test_beats_are_coalesced_within_the_spacing_except_a_turn_to_failure():
     assert heartbeats.should_record(ok, "fail", 101, gap)
     assert heartbeats.should_record(ok, "ok", 160, gap)
     failed = {"beat_at": 100, "state": "fail"}
-    assert not heartbeats.should_record(failed, "ok", 101, gap)
+    assert heartbeats.should_record(failed, "ok", 101, gap)      # the one recovery per gap
     assert not heartbeats.should_record(failed, "fail", 101, gap)
+    again = {"beat_at": 100, "state": "fail", "recovered_at": 90}
+    assert not heartbeats.should_record(again, "ok", 101, gap)
+    assert heartbeats.should_record(again, "ok", 150, gap)
 
 
 def test_tokens_are_random_hashed_and_shape_checked():
