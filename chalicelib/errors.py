@@ -157,11 +157,13 @@ class PostFailed(OutpostError):
 
 def retry_on_conflict(attempt: Callable[[], T], *, what: str, tries: int = 8,
                       on: type[Conflict] = Conflict, backoff: bool = False,
-                      sleep: Optional[Callable[[float], None]] = None) -> T:
+                      sleep: Optional[Callable[[float], None]] = None,
+                      busy: Optional[str] = None) -> T:
     """`attempt()` until it returns without raising `on`; it must reload what it read each time.
 
     `backoff`: sleep a few random milliseconds (growing) between tries, so racers that lost
-    together do not collide again in lockstep. Raises TooBusy naming `what` after `tries`."""
+    together do not collide again in lockstep. Raises TooBusy naming `what` after `tries`
+    (`busy`, when given, is its message instead: the words an API answer has always used)."""
     for n in range(tries):
         try:
             return attempt()
@@ -169,4 +171,4 @@ def retry_on_conflict(attempt: Callable[[], T], *, what: str, tries: int = 8,
             log.info("%s changed underneath (try %d of %d); reloading", what, n + 1, tries)
             if backoff:
                 (sleep or time.sleep)(random.uniform(0.005, 0.05) * (n + 1))
-    raise TooBusy(f"{what} is changing fast")
+    raise TooBusy(busy or f"{what} is changing fast")

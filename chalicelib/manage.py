@@ -80,7 +80,8 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
             doc, version, _feed_with(feed, doc), feed_version,
             _audit(actor, action, doc, version, after, c.clock(), idem_key), c.clock(), token)
     new_version = retry_on_conflict(write, what="the incident feed", tries=MAX_RETRIES,
-                                    on=FeedChanged, backoff=True)
+                                    on=FeedChanged, backoff=True,
+                                    busy="the incident feed is busy")
     try:
         republish(c)
     except Exception:                 # noqa: BLE001 - the write stands; the next round republishes
@@ -205,7 +206,8 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
         else:
             new[key] = {"status": status, "set_at": c.clock(), "by": actor.key_id}
         c.store.save_overrides(new, version, c.clock())
-    retry_on_conflict(pin, what="component overrides", tries=MAX_RETRIES)
+    retry_on_conflict(pin, what="component overrides", tries=MAX_RETRIES,
+                      busy="component overrides are changing fast")
     republish(c)
     return key
 

@@ -45,10 +45,11 @@ class PublicCache:
                     if self._snapshot is None:
                         log.exception("snapshot read failed and nothing is cached")
                         raise SnapshotUnavailable() from exc
-                    # A stale page beats no page: keep serving what we have, retry after a TTL.
+                    # A stale page beats no page: keep serving what we have, retry after a TTL,
+                    # judged at this moment like any copy (it says so once its data is old).
                     log.exception("snapshot read failed; serving the cached copy")
                     self._fetched_at = now
-                    return self._snapshot, self._version
+                    return self._as_seen(now), self._version
                 if doc is None:
                     # Nothing published yet: show the configured page, all components unchecked.
                     doc, version = build_snapshot(self.c.config, {}, now, None), 0

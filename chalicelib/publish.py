@@ -139,9 +139,16 @@ def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
                 else logging.INFO, "snapshot stored within its budget: %s", fitted.report)
         saved = store.save_snapshot(Encoded(fitted.encoded), version, c.clock(),
                                     fitted.parts, old_parts)
-        _reset_heartbeat(c, folded(doc, saved, digest, data_as_of, heartbeat))
+        new_heartbeat = folded(doc, saved, digest, data_as_of, heartbeat)
+        _reset_heartbeat(c, new_heartbeat)
         _store_closed_days(c, closed)
-        _static_copy(c, doc)          # S3 has no item limit: the copy keeps everything
+        if _static_copy(c, doc):      # S3 has no item limit: the copy keeps everything
+            _static_heartbeat(c, new_heartbeat)
+        else:
+            # The copy is behind the snapshot: heartbeat.json must not vouch for it (the copy's
+            # page turns stale, as it should), and no hash makes the next round publish and
+            # copy again, however quiet it is.
+            _reset_heartbeat(c, {**new_heartbeat, "hash": None})
         return saved
     return retry_on_conflict(attempt, what="the snapshot", tries=MAX_CONFLICT_RETRIES)
 
@@ -237,18 +244,21 @@ def _last_verified_backup(c, previous: Optional[dict], doc: dict) -> Optional[st
     return iso_ms(record["verified_at"], doc["page"]["time_zone"])
 
 
-def _static_copy(c, doc: dict) -> None:
+def _static_copy(c, doc: dict) -> bool:
     """Mirror the new snapshot to S3 when STATIC_BUCKET is set. Best effort: the snapshot is
-    saved and the API serves it, so a failing copy is logged, never raised into the round."""
+    saved and the API serves it, so a failing copy is logged, never raised into the round.
+    False when the copy failed (it is behind the snapshot)."""
     if not c.settings.static_bucket:
-        return
+        return True
     try:
         # Rendering (jinja2, Babel) loads only when a copy is written: a quiet round, and a
         # checker stage in another region, never pay for it at cold start.
         from .static_copy import publish_static
         publish_static(c, doc)
+        return True
     except Exception:
         log.exception("static copy to s3://%s failed", c.settings.static_bucket)
+        return False
 
 
 def _reset_heartbeat(c, heartbeat: dict) -> None:
@@ -259,7 +269,6 @@ def _reset_heartbeat(c, heartbeat: dict) -> None:
         c.store.save_heartbeat(heartbeat, None, c.clock(), force=True)
     except Exception:                             # noqa: BLE001 - the snapshot is saved
         log.exception("could not reset the heartbeat after a snapshot write")
-    _static_heartbeat(c, heartbeat)
 
 
 def _static_heartbeat(c, heartbeat: dict) -> None:

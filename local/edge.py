@@ -47,6 +47,11 @@ def settings(port: int, origin: str, static: str, bucket: str, origin_secret: st
                         user="root" if os.geteuid() == 0 else None)
 
 
+def _read(path: str) -> str:
+    with open(path) as fh:
+        return fh.read().strip()
+
+
 class Edge:
     """One nginx process serving `s.port`; `start()` returns once it accepts connections."""
 
@@ -77,17 +82,25 @@ class Edge:
         test = subprocess.run(args + ["-t", "-q"], capture_output=True, text=True)
         if test.returncode != 0:
             raise EdgeError(f"nginx refused the edge config: {test.stderr.strip()}")
+        # nginx writes its pid file only once it holds its listening socket: until this
+        # process's pid is in it, an answer on the port may come from someone else's server.
+        pid_file = os.path.join(self.s.workdir, "nginx.pid")
+        if os.path.exists(pid_file):
+            os.remove(pid_file)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise EdgeError(f"nginx exited: {self.proc.stderr.read().decode().strip()}")
+                raise EdgeError(f"nginx exited (is 127.0.0.1:{self.s.port} taken?): "
+                                f"{self.proc.stderr.read().decode().strip()}")
             try:
-                socket.create_connection(("127.0.0.1", self.s.port), timeout=0.5).close()
-                return self
+                if _read(pid_file) == str(self.proc.pid):
+                    socket.create_connection(("127.0.0.1", self.s.port), timeout=0.5).close()
+                    return self
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.stop()
         raise EdgeError(f"nginx did not listen on 127.0.0.1:{self.s.port} within {timeout:g} s")
 

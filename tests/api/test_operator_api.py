@@ -336,3 +336,26 @@ def test_rate_limit_per_key_is_429_with_retry_after(op):
     assert codes[3].headers["Retry-After"] == "1"
     clock.tick(1)
     assert o.call("GET", "/incidents")[0].status_code == 200
+
+
+def test_writers_that_keep_losing_get_the_409s_they_always_got(op, monkeypatch):
+    """Regression (issue 11's retry_on_conflict): the 409 bodies named the busy thing in their
+    own words ("the incident feed is busy", "component overrides are changing fast"); the
+    helper's generic "<what> is changing fast" changed one and broke the grammar of the other."""
+    from chalicelib.errors import Conflict, FeedChanged
+    o, c, _ = op
+
+    def overrides_lost(*a, **k):
+        raise Conflict("overrides")
+    monkeypatch.setattr(c.store, "save_overrides", overrides_lost)
+    resp, err = o.call("PATCH", "/components/api", {"component": {"status": "major_outage"}})
+    assert (resp.status_code, err, resp.headers["Retry-After"]) == (
+        409, {"error": "component overrides are changing fast; retry in a moment"}, "1")
+
+    def feed_lost(*a, **k):
+        raise FeedChanged("incident feed")
+    monkeypatch.setattr(c.store, "write_incident", feed_lost)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    resp, err = open_incident(o)
+    assert (resp.status_code, err, resp.headers["Retry-After"]) == (
+        409, {"error": "the incident feed is busy; retry in a moment"}, "1")

@@ -255,3 +255,22 @@ def test_storage_down_with_nothing_cached_is_503_not_500(stack):
         resp = get(client, path)
         assert resp.status_code == 503, path
         assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_when_checks_stop_and_storage_fails_the_cached_copy_still_says_unknown(stack, monkeypatch):
+    """Regression: a failed snapshot read served the cached copy as it was stored, unmarked:
+    data older than the limit went out green (badges, v2, the page) once per TTL, for CDNs to
+    keep. The cached copy is judged at this moment like any other."""
+    c, client, clock, *_ = stack
+    rounds(c, clock, 2)
+    clock.tick(6)
+    assert 'data-status="operational"' in get(client, "/").body.decode()
+    clock.tick(181)                           # three missed rounds of 60 s ...
+
+    def storage_down(*a, **k):
+        raise RuntimeError("DynamoDB is unreachable")
+    monkeypatch.setattr(c.store, "load_public", storage_down)   # ... and the table is down
+    assert "unknown</text>" in get(client, "/badge.svg").body.decode()
+    assert json.loads(get(client, "/api/v2/shields/web.json").body)["message"] == "unknown"
+    body = get(client, "/").body.decode()
+    assert "checks have stopped reporting" in body and "pill tone-ok" not in body

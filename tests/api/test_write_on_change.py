@@ -119,3 +119,33 @@ def test_a_checker_stage_never_writes_the_page(home):
     assert "snapshot" in {w.key for w in seen}
     api = next(r for r in summary(client, clock)["components"] if r["name"] == "API")
     assert api["status"] != "operational"
+
+
+def test_a_failed_copy_is_written_again_and_heartbeat_json_never_vouches_for_it(home):
+    """Regression: a static copy that failed at a status change stayed behind for good (quiet
+    rounds write only the heartbeat), while heartbeat.json kept saying its data was fresh: the
+    S3 copy CloudFront fails over to showed the old status as current."""
+    c, client, clock, api_target, _ = home
+    s3 = boto3.client("s3", region_name="us-east-1")
+    rounds(c, clock, 2)
+    publisher = c.static_publisher
+    real = publisher.publish
+
+    def s3_refuses(objects):
+        raise RuntimeError("S3 is refusing writes")
+    publisher.publish = s3_refuses
+    api_target.behaviour = "fail"
+    beats = []
+    for _ in range(4):
+        rounds(c, clock, 1)
+        beats.append(json.loads(s3.get_object(Bucket=BUCKET, Key=HEARTBEAT_KEY)["Body"].read()))
+    api = next(r for r in summary(client, clock)["components"] if r["name"] == "API")
+    assert api["status"] != "operational"
+    copy = json.loads(s3.get_object(Bucket=BUCKET, Key="api/v2/summary.json")["Body"].read())
+    assert next(r for r in copy["components"] if r["name"] == "API")["status"] == "operational"
+    # the copy is behind: heartbeat.json stays where it was, and the page it serves goes stale
+    assert len({b["data_as_of_epoch"] for b in beats}) == 1
+    publisher.publish = real                             # S3 is back: the next round catches up
+    rounds(c, clock, 1)
+    copy = json.loads(s3.get_object(Bucket=BUCKET, Key="api/v2/summary.json")["Body"].read())
+    assert next(r for r in copy["components"] if r["name"] == "API")["status"] == api["status"]

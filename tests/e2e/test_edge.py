@@ -298,3 +298,21 @@ def test_the_edge_compresses_and_every_encoding_shares_one_cached_copy(stack):
         _, headers, br = get(edge.url + "/", headers={"Accept-Encoding": "br, gzip"})
         assert headers["Content-Encoding"] == "br" and len(br) < len(plain) / 10
     assert origin.count("/") == 1
+
+
+def test_a_port_another_process_holds_is_an_error_not_an_edge_url(tmp_path, s3):
+    """Regression: start() took any answer on the port for nginx's, so with the port taken it
+    returned (and `make run` printed the edge URL) while nginx was failing to bind it."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(16)
+        port = squatter.getsockname()[1]
+        settings = edge_mod.settings(port=port, origin="127.0.0.1:9", static=s3, bucket=BUCKET,
+                                     origin_secret=SECRET, workdir=str(tmp_path / "edge"))
+        edge = edge_mod.Edge(settings)
+        try:
+            with pytest.raises(edge_mod.EdgeError, match=str(port)):
+                edge.start(timeout=5)
+        finally:
+            edge.stop()
+        assert edge.proc is None or edge.proc.poll() is not None
