@@ -36,9 +36,10 @@ run: $(STAMP) edge
 	$(PY) -m local.stack
 
 # Four workers on a 2-core machine: many tests wait on sockets, deadlines and the local stack's
-# rounds, so two per core keep both busy; worksteal rebalances the long files (6 min vs 7.8).
+# rounds, so two per core keep both busy. The long tests are collected first (tests/conftest.py)
+# and handed out two at a time, so each worker starts on a long one and short ones fill in.
 test: $(STAMP) browser edge
-	$(PY) -m pytest -n 4 --dist worksteal --durations=10
+	$(PY) -m pytest -n 4 --dist load --maxschedchunk 2 --durations=10
 
 bench: $(STAMP) edge
 	$(PY) -m bench

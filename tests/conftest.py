@@ -33,3 +33,19 @@ def _register_shared_data_loader(session):
 
 
 botocore.session.Session._register_data_loader = _register_shared_data_loader
+
+
+# The long tests (whole local stacks, a browser, the schemathesis run, `make package`) start
+# first, one per worker (`--dist load` hands tests out round-robin in this order), so the run
+# ends with short tests filling the gaps instead of one worker finishing a long one alone.
+_LONG_FIRST = ("tests/e2e/test_fuzz_operator_api.py", "tests/e2e/", "tests/infra/",
+               "tests/api/test_snapshot_budget.py", "tests/api/test_delivery_review.py",
+               "tests/api/test_channels.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        path = item.nodeid
+        return next((n for n, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)),
+                    len(_LONG_FIRST))
+    items.sort(key=rank)         # stable: the order within each group is kept

@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.e2e.test_local_stack import Stack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+# ~150 s on an idle 2-core machine; more while the rest of the suite shares it.
+@pytest.mark.timeout(900)
 def test_operator_api_survives_schemathesis(tmp_path):
     stack = Stack(tmp_path)
     try:
