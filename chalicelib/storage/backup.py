@@ -44,8 +44,8 @@ class BackupRepository(_Tables):
         """A Store on the same endpoint whose tables are named `<name>-<suffix>`."""
         names = {role: f"{name}-{suffix}" for role, name in self.table_names().items()}
         kwargs = {"subscribers_table": names["subscribers"]} if "subscribers" in names else {}
-        return type(self)(f"{self.ResultRow.Meta.table_name}-{suffix}", names["state"], names["keys"],
-                          self.region, self.host, audit_table=names["audit"],
+        return type(self)(f"{self.ResultRow.Meta.table_name}-{suffix}", names["state"],
+                          names["keys"], self.region, self.host, audit_table=names["audit"],
                           history_table=names["history"], **kwargs)
 
     def create_backup_tables(self) -> None:
