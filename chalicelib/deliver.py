@@ -225,7 +225,7 @@ def _verify(c, d: Delivery, sub: dict) -> str:
 
 
 def activate(c, sub_id: str) -> bool:
-    """pending -> active with conditional writes (chalicelib/storage.py): an unsubscribe or
+    """pending -> active with conditional writes (chalicelib/storage): an unsubscribe or
     erase that lands meanwhile stands, and of two racing echoes one wins."""
     owner, now = secrets.token_hex(8), c.clock()
     if c.store.claim_activation(sub_id, owner, now, LEASE_SECONDS) is None:

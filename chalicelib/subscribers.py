@@ -6,7 +6,7 @@ caps (the global one trips a breaker and tells the operators). Webhooks get a si
 shown once and stay pending until the receiver echoes a signed challenge (the delivery worker
 sends it). Every kind of sign-up is capped per IP and globally per hour.
 
-Records change only by conditional writes (chalicelib/storage.py): a code attempt is an atomic
+Records change only by conditional writes (chalicelib/storage): a code attempt is an atomic
 ADD under the cap, and exactly one caller at a time may create a record's SNS subscription (a
 claim on the pending record), so a raced or repeated request never subscribes twice or undoes
 another. SNS keeps one subscription per address and topic, so unsubscribing and erasing act on
@@ -43,7 +43,7 @@ class SubscribeError(RequestRefused):
 
 
 def _window_left(now: float, window: float) -> int:
-    """Seconds until a fixed rate window (chalicelib/storage.py Store.hit) starts over."""
+    """Seconds until a fixed rate window (chalicelib/storage/tokens.py) starts over."""
     return max(1, int(window - now % window) + 1)
 
 

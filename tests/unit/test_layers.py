@@ -171,3 +171,21 @@ def test_every_function_level_import_says_why():
                 if "#" not in here and not above.startswith("#"):
                     silent.append(f"{path.relative_to(ROOT)}:{node.lineno}: {here.strip()}")
     assert not silent, "function-level imports without a reason:\n" + "\n".join(silent)
+
+
+MAX_CLASS_LINES = 150
+
+
+def test_no_class_is_over_150_lines():
+    """Small classes with one reason to change: a class that grows past this is split by
+    aggregate or role (see chalicelib/storage/__init__.py for how Store was)."""
+    big = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                size = node.end_lineno - first + 1
+                if size > MAX_CLASS_LINES:
+                    big.append(f"{path.relative_to(ROOT)}:{node.lineno}: class {node.name} is "
+                               f"{size} lines")
+    assert not big, f"classes over {MAX_CLASS_LINES} lines:\n" + "\n".join(big)

@@ -1,0 +1,56 @@
+"""Operator API keys, hashed (chalicelib/auth.py)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from ..auth import ApiKey
+from ..errors import Conflict
+from .models import _Tables
+
+
+class KeyRepository(_Tables):
+    """The keys table: create once, read, record use sparingly, list, revoke."""
+
+    def put_key(self, key_id: str, secret_sha256: str, name: str, scopes, now: float,
+                expires_at: Optional[float] = None) -> None:
+        row = self.KeyRow(key_id, secret_sha256=secret_sha256, name=name, scopes=set(scopes),
+                          created_at=now, expires_at=expires_at)
+        try:
+            row.save(condition=self.KeyRow.key_id.does_not_exist())
+        except PutError as exc:
+            raise Conflict(f"key {key_id}") from exc
+
+    def get_key(self, key_id: str):
+        """(ApiKey, secret sha256) or None."""
+        try:
+            row = self.KeyRow.get(key_id)
+        except DoesNotExist:
+            return None
+        key = ApiKey(row.key_id, row.name, frozenset(row.scopes or ()), row.created_at,
+                     row.expires_at, row.revoked_at)
+        return key, row.secret_sha256
+
+    def touch_key(self, key_id: str, now: float, every: float = 300.0) -> None:
+        """Record use, at most once per `every` seconds: no hot write on every request."""
+        row = self.KeyRow(key_id)
+        try:
+            row.update(actions=[self.KeyRow.last_used_at.set(now)],
+                       condition=(self.KeyRow.key_id.exists()
+                                  & (self.KeyRow.last_used_at.does_not_exist()
+                                     | (self.KeyRow.last_used_at < now - every))))
+        except UpdateError:
+            pass                                     # someone recorded it recently: fine
+
+    def list_keys(self) -> list:
+        return [ApiKey(r.key_id, r.name, frozenset(r.scopes or ()), r.created_at, r.expires_at,
+                       r.revoked_at) for r in self.KeyRow.scan()]
+
+    def revoke_key(self, key_id: str, now: float) -> bool:
+        try:
+            self.KeyRow(key_id).update(actions=[self.KeyRow.revoked_at.set(now)],
+                                       condition=self.KeyRow.key_id.exists())
+            return True
+        except UpdateError:
+            return False
