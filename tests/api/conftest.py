@@ -1,10 +1,18 @@
+import json
+
+import boto3
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import wiring
 from chalicelib.config import load_status_text
-from tests.targets import Target
+from chalicelib.manage import mint_key
+from chalicelib.notify import Notifier
+from local.streams import StreamReader
+from tests.api.hooks import Deliveries
+from tests.api.notifywire import Wire
+from tests.targets import Receiver, Target
 
 STATUS_FILE = """
 page: {id: acme, name: Acme Status, url: "https://status.acme.example"}
@@ -69,3 +77,81 @@ def stack(targets):
             yield c, client, clock, api_target, web_target
         c.reset()
         c.env = None
+
+
+# -- notifications wired to moto: SNS topics, SQS queues, the stream and the delivery worker --
+
+@pytest.fixture
+def wired(stack):
+    c, client, clock, *_ = stack
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    updates = sns.create_topic(Name="updates")["TopicArn"]
+    operator = sns.create_topic(Name="operator")["TopicArn"]
+    c.override(notifier=Notifier("us-east-1", updates, operator))
+    queues = {}
+    for name, topic in (("public", updates), ("ops", operator)):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        queues[name] = url
+    reader = StreamReader(boto3.client("dynamodb", region_name="us-east-1"),
+                          boto3.client("dynamodbstreams", region_name="us-east-1"),
+                          c.store.StateRow.Meta.table_name)
+    receiver = Receiver()
+    key = mint_key(c, "t", ["incidents:write", "subscribers:read", "subscribers:write"])
+    hooks = Deliveries(c, client, clock)
+    hooks.reader = reader
+
+    def pump():
+        """Deliver the stream to the real handler, as Lambda's event source would, then the
+        delivery queue to the real worker; returns how many stream records were handled."""
+        handled = reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
+        hooks.deliver()
+        return handled
+
+    def drain(queue):
+        out = []
+        while True:
+            got = sqs.receive_message(QueueUrl=queues[queue], MaxNumberOfMessages=10)
+            msgs = got.get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(m["Body"])
+                sqs.delete_message(QueueUrl=queues[queue], ReceiptHandle=m["ReceiptHandle"])
+    yield c, client, clock, key, pump, drain, receiver, hooks
+    receiver.close()
+
+
+@pytest.fixture
+def ops(stack):
+    """The stack, with an operator topic whose messages land in an SQS queue."""
+    c, client, clock, *_ = stack
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="operator")["TopicArn"]
+    c.override(notifier=Notifier("us-east-1", None, topic))
+    url = sqs.create_queue(QueueName="ops")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+
+    def drain():
+        out = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))          # the SNS envelope: Subject, Message
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return c, client, clock, drain
+
+
+@pytest.fixture
+def wire(stack):
+    c, client, clock, *_ = stack
+    w = Wire(c, client, clock)
+    yield w
+    w.close()

@@ -5,7 +5,6 @@ delivery queue fed to the real delivery worker (tests/api/hooks.py)."""
 import json
 
 import boto3
-import pytest
 
 from chalicelib.notify import Notifier
 from chalicelib.manage import mint_key
@@ -93,11 +92,3 @@ class Wire:
     def close(self):
         for rec in self.receivers:
             rec.close()
-
-
-@pytest.fixture
-def wire(stack):
-    c, client, clock, *_ = stack
-    w = Wire(c, client, clock)
-    yield w
-    w.close()

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from chalicelib.fanout import flush_component_updates
 from chalicelib.manage import Actor, advance_maintenance
 from chalicelib.rounds import run_round
-from tests.api.notifywire import wire  # noqa: F401 - fixture
 
 
 def iso(t):

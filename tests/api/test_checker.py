@@ -2,7 +2,6 @@
 uptime history and its day rollover, fed by real check rounds against targets on 127.0.0.1."""
 import json
 
-import pytest
 
 from chalicelib.checker import run_invocation
 from chalicelib.config import load_status_text

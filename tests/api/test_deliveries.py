@@ -13,7 +13,7 @@ from chalicelib.deliver import process
 from chalicelib.subscribers import _hash
 from tests.api.hooks import wait_until
 from tests.targets import Blackhole, Tarpit
-from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
+from tests.api.calls import post
 from tests.conftest import ROOT
 
 BASE = "/api/v1/pages/acme/incidents"

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from chalicelib.webhooks import DeliveryFailed, post as post_hook
-from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
+from tests.api.calls import post
 
 
 @pytest.mark.parametrize("url", ["https://a\u0000b.example.com/hook",

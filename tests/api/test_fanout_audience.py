@@ -9,7 +9,6 @@ import boto3
 import pytest
 
 from chalicelib.audience import filter_policy
-from tests.api.notifywire import wire  # noqa: F401 - fixture
 from tests.sns_rules import policy_admits, subject_problems
 
 

@@ -8,62 +8,7 @@ import pytest
 
 from chalicelib import deliveries
 from chalicelib.notify import Notifier
-from chalicelib.manage import mint_key
-from local.streams import StreamReader
-from tests.api.hooks import Deliveries
-from tests.targets import Receiver
-
-
-@pytest.fixture
-def wired(stack):
-    c, client, clock, *_ = stack
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    updates = sns.create_topic(Name="updates")["TopicArn"]
-    operator = sns.create_topic(Name="operator")["TopicArn"]
-    c.override(notifier=Notifier("us-east-1", updates, operator))
-    queues = {}
-    for name, topic in (("public", updates), ("ops", operator)):
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                      Attributes={"RawMessageDelivery": "true"})
-        queues[name] = url
-    reader = StreamReader(boto3.client("dynamodb", region_name="us-east-1"),
-                          boto3.client("dynamodbstreams", region_name="us-east-1"),
-                          c.store.StateRow.Meta.table_name)
-    receiver = Receiver()
-    key = mint_key(c, "t", ["incidents:write", "subscribers:read", "subscribers:write"])
-    hooks = Deliveries(c, client, clock)
-    hooks.reader = reader
-
-    def pump():
-        """Deliver the stream to the real handler, as Lambda's event source would, then the
-        delivery queue to the real worker; returns how many stream records were handled."""
-        handled = reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
-        hooks.deliver()
-        return handled
-
-    def drain(queue):
-        out = []
-        while True:
-            got = sqs.receive_message(QueueUrl=queues[queue], MaxNumberOfMessages=10)
-            msgs = got.get("Messages", [])
-            if not msgs:
-                return out
-            for m in msgs:
-                out.append(m["Body"])
-                sqs.delete_message(QueueUrl=queues[queue], ReceiptHandle=m["ReceiptHandle"])
-    yield c, client, clock, key, pump, drain, receiver, hooks
-    receiver.close()
-
-
-def post(client, path, body, key=None, **headers):
-    hdrs = {"Content-Type": "application/json", **headers}
-    if key:
-        hdrs["Authorization"] = f"Bearer {key}"
-    resp = client.http.post(path, body=json.dumps(body), headers=hdrs)
-    return resp, json.loads(resp.body) if resp.body else None
+from tests.api.calls import post, sms_sent
 
 
 def test_one_message_per_update_per_subscriber_with_valid_signature(wired):
@@ -199,11 +144,6 @@ def sms(wired):
     c = wired[0]
     c.override(config=replace(c.config, subscribers=replace(c.config.subscribers, **SMS_POLICY)))
     return wired
-
-
-def sms_sent():
-    from moto.sns.models import sns_backends
-    return list(sns_backends["123456789012"]["us-east-1"].sms_messages.values())
 
 
 def test_sms_verification_then_subscription(sms):

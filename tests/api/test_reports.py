@@ -7,47 +7,15 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from chalicelib.notify import Notifier
 from chalicelib.manage import mint_key
 from chalicelib.snapshot import public_id
+from tests.api.calls import report
 
 API = public_id("acme", "component", "api")
 WEB = public_id("acme", "component", "web")
 
 
-@pytest.fixture
-def ops(stack):
-    """The stack, with an operator topic whose messages land in an SQS queue."""
-    c, client, clock, *_ = stack
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name="operator")["TopicArn"]
-    c.override(notifier=Notifier("us-east-1", None, topic))
-    url = sqs.create_queue(QueueName="ops")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
 
-    def drain():
-        out = []
-        while True:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not msgs:
-                return out
-            for m in msgs:
-                out.append(json.loads(m["Body"]))          # the SNS envelope: Subject, Message
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return c, client, clock, drain
-
-
-def report(client, body, address="198.51.100.7:40000", country="US", raw=None):
-    headers = {"Content-Type": "application/json"}
-    if address:
-        headers["CloudFront-Viewer-Address"] = address
-    if country:
-        headers["CloudFront-Viewer-Country"] = country
-    resp = client.http.post("/api/v1/reports", body=raw if raw is not None else json.dumps(body),
-                            headers=headers)
-    return resp, json.loads(resp.body) if resp.body else None
 
 
 def tick(client):

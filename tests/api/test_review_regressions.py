@@ -5,7 +5,7 @@ import json
 import pytest
 
 from chalicelib.manage import mint_key
-from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
+from tests.api.calls import post
 from tests.api.test_operator_api import ALL, BASE
 
 

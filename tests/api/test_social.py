@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib import deliveries, mentions
+from chalicelib import mentions
 from chalicelib.deliver import process
 from chalicelib.model import AutoReply, BlueskyAccount, MastodonAccount, SocialPolicy, XAccount
 from chalicelib.render.posts import graphemes
-from tests.api.test_notifications import post, wired  # noqa: F401 - fixture
+from tests.api.calls import post
 from tests.fakes.social import FakeBluesky, FakeMastodon
 
 BASE = "/api/v1/pages/acme/incidents"

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import subscriber_links, subscribers
 from chalicelib.subscribers import MAX_CODE_ATTEMPTS, SubscribeError
-from tests.api.test_notifications import post, sms_sent, wired  # noqa: F401 (fixture)
+from tests.api.calls import post, sms_sent
 
 US = dict(sms_countries=("US",), sms_per_number_per_day=50, sms_per_ip_per_hour=50,
           sms_global_per_hour=100)

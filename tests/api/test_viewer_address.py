@@ -6,8 +6,8 @@ carries CloudFront's X-Outpost-Origin is counted by its viewer (chalicelib/http.
 import json
 from dataclasses import replace
 
-from tests.api.test_notifications import post, wired  # noqa: F401 (fixture)
-from tests.api.test_reports import ops, report  # noqa: F401 (fixture)
+from tests.api.calls import post
+from tests.api.calls import report
 from tests.api.test_subscriber_races import cap, from_ip
 
 SECRET = "origin-secret-for-tests"
