@@ -317,9 +317,17 @@ def update(doc: dict, payload: Any, known: Mapping[str, str], now: float,
                                          _bool(inc, "deliver_notifications", True), now))
     new["status"] = status
     new["updated_at"] = now
+    new["sequence"] = sequence(doc) + 1      # every PATCH is a revision (maintenance.ics)
     _check_size(new, "incident.body" if body else ("incident.metadata" if "metadata" in inc
                                                     else "incident"), closing or system)
     return new
+
+
+def sequence(doc: dict) -> int:
+    """The incident's revision counter: 0 when created, one more on every update. Documents
+    stored before the counter existed count their updates, which never exceed the revisions,
+    so the counter never goes back (calendar apps ignore an event whose SEQUENCE does)."""
+    return max(int(doc.get("sequence") or 0), len(doc.get("updates") or ()) - 1)
 
 
 def check_transition(kind: str, old: str, new: str) -> None:

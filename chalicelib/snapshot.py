@@ -14,7 +14,7 @@ from typing import Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .incidents import component_overrides, impact, sort_newest_first, worst_impact
+from .incidents import component_overrides, impact, sequence, sort_newest_first, worst_impact
 from .model import ComponentState, ComponentStatus, Scope, StatusConfig
 from .status import describe_scope, rollup, worst
 
@@ -134,6 +134,9 @@ def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], n
             "service_hosted_on": _place(page.service_hosted_on),
             "locale": page.locale,
             "components": extras,
+            # maintenance id -> revision counter: the SEQUENCE of /maintenance.ics
+            "maintenance_sequence": {d["id"]: sequence(d) for d in docs
+                                     if d["kind"] == "scheduled"},
         },
     }
 

@@ -46,7 +46,8 @@ def render(snapshot: dict, name: str) -> bytes:
         # summary.json is what tools poll every few seconds. The page's language is the HTML's
         # business: the JSON is the same whatever page.locale says.
         extra = {k: v for k, v in (snapshot.get("outpost") or {}).items()
-                 if k not in ("uptime", "response_times", "locale")}
+                 if k not in ("uptime", "response_times", "locale",
+                              "maintenance_sequence")}
         body = {**body, "outpost": extra}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 

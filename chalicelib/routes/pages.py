@@ -25,6 +25,7 @@ log = logging.getLogger("outpost")
 
 HTML, ATOM, RSS = "text/html", "application/atom+xml", "application/rss+xml"
 SVG, JSON = "image/svg+xml", "application/json"
+ICS = "text/calendar"
 # Errors are cheap to re-ask and may stop being errors (an incident appears): cache briefly.
 ERROR_CACHE_CONTROL = "public, max-age=15"
 
@@ -162,6 +163,16 @@ def history_atom():
 def history_rss():
     from ..render import feeds  # cold start: Babel and jinja2 load on first use, never for JSON
     return _serve("feed:rss", feeds.render_rss, RSS)
+
+
+@bp.route("/maintenance.ics", cors=True)
+@_public
+def maintenance_ics():
+    from ..render import calendar
+    # The status file's windows are fixed for the life of this process, like the social link.
+    windows = c.config.maintenance
+    return _serve("calendar:maintenance", lambda s: calendar.render_ics(s, windows),
+                  ICS + "; charset=utf-8")
 
 
 @bp.route("/badge.svg", cors=True)
