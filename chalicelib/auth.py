@@ -17,7 +17,7 @@ from typing import Any, Hashable, Optional
 
 SCOPES = ("incidents:write", "components:write", "maintenance:write", "subscribers:read",
           "subscribers:write", "keys:admin",
-          "heartbeats:write")
+          "heartbeats:write", "audit:read")
 _KEY = re.compile(r"^op_([a-z2-7]{10})_([A-Za-z0-9_-]{43})$")
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 

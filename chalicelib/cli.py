@@ -59,6 +59,7 @@ class Api:
                 if attempt == retries:
                     click.echo(f"error: cannot reach {self.url}: {exc.__class__.__name__}", err=True)
                     sys.exit(2)
+        self.last_headers = resp.headers          # paged listings name the next page here
         if resp.status_code >= 400:
             try:
                 err = resp.json()
@@ -359,7 +360,7 @@ def keys(obj, local):
 @click.option("--name", required=True)
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="incidents:write, components:write, maintenance:write, subscribers:read, "
-                   "keys:admin, heartbeats:write; repeatable.")
+                   "subscribers:write, keys:admin, heartbeats:write, audit:read; repeatable.")
 @click.option("--expires", help="Lifetime, e.g. 90d or 12h.")
 @click.pass_obj
 def keys_create(obj, name, scopes, expires):
@@ -371,7 +372,7 @@ def keys_create(obj, name, scopes, expires):
         except ConditionError as exc:
             raise click.BadParameter(str(exc), param_hint="--expires") from None
     try:
-        key = mint_key(c, name, scopes, expires_at)
+        key = mint_key(c, name, scopes, expires_at, actor=_iam_actor())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
     click.echo(key)
@@ -390,11 +391,75 @@ def keys_list(obj):
 @click.argument("key_id")
 @click.pass_obj
 def keys_revoke(obj, key_id):
+    from .manage import revoke_key
     c = obj["container"]
-    if not c.store.revoke_key(key_id, c.clock()):
+    if not revoke_key(c, key_id, actor=_iam_actor()):
         raise click.ClickException(f"no key {key_id}")
     click.echo(f"revoked {key_id} (takes effect within 30 s)")
 
+
+
+def _iam_actor():
+    """Keys are made with AWS credentials, not an API key: the audit names the local user."""
+    import getpass
+    from .audit import iam_actor
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return iam_actor(user)
+
+
+# -- audit log (GET /api/v1/pages/{page_id}/audit) ---------------------------------------------
+
+@main.command("audit")
+@click.option("--since", help="From this time (ISO-8601, or -24h / -7d for that long ago).")
+@click.option("--until", help="Before this time (ISO-8601, or -1h); default now.")
+@click.option("--actor", help="Key id (or iam:<user>); a trailing * matches a prefix.")
+@click.option("--action", help="e.g. incident.update, component.pin, key.*")
+@click.option("--target", help="e.g. incident/<id>, component/api, subscriber/*")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Entries to show at most (fetched 100 a page).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def audit_command(obj, since, until, actor, action, target, limit, as_json):
+    """Read the audit log, newest first (needs a key with audit:read)."""
+    from urllib.parse import urlencode
+    filters = {"since": _ago(since, "--since"), "until": _ago(until, "--until"),
+               "actor": actor, "action": action, "target": target}
+    filters = {k: v for k, v in filters.items() if v}
+    api, shown, cursor = obj["api"], 0, None
+    while shown < limit:
+        params = {**filters, "limit": min(100, limit - shown)}
+        if cursor:
+            params["cursor"] = cursor
+        items = api.manage("GET", "/audit?" + urlencode(params))
+        for item in items:
+            if as_json:
+                click.echo(json.dumps(item, separators=(",", ":")))
+            else:
+                versions = ("" if item.get("after_version") is None else
+                            f" v{item.get('before_version') or 0}->{item['after_version']}")
+                click.echo(f"{item['at']}  {item['actor']:<16} {item['action']:<18} "
+                           f"{item['target']}{versions}")
+        shown += len(items)
+        cursor = api.last_headers.get("X-Next-Cursor")
+        if not cursor:
+            break
+    if not shown and not as_json:
+        click.echo("no audit entries")
+
+
+def _ago(text: Optional[str], option: str) -> Optional[str]:
+    """ISO time, or '-24h' / '-7d' before now, as UTC ISO-8601."""
+    from .conditions import ConditionError, parse_duration
+    if not text or not text.startswith("-"):
+        return text
+    try:
+        return (datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text[1:]))
+                ).isoformat(timespec="seconds")
+    except ConditionError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 # -- offsite guard (chalicelib/doctor.py) ------------------------------------------------------

@@ -119,6 +119,10 @@ class IdempotencyTaken(Conflict):
     """Another request took over this Idempotency-Key's lease."""
 
 
+class ConditionFailed(Conflict):
+    """A write's own condition did not hold (the item is missing, or already there)."""
+
+
 class Busy(OutpostError):
     """Someone else is doing this right now: try again shortly."""
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from . import budget
+from . import audit, budget
 from .auth import new_key, validate_scopes
 from .publish import republish
 from . import incidents as core
@@ -205,7 +205,12 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
             new.pop(key, None)
         else:
             new[key] = {"status": status, "set_at": c.clock(), "by": actor.key_id}
-        c.store.save_overrides(new, version, c.clock())
+        previous = (overrides.get(key) or {}).get("status")
+        record = audit.entry(actor, "component.pin" if status else "component.unpin",
+                             f"component/{key}", c.clock(), version,
+                             1 if version is None else version + 1,
+                             {"status": status, "previous": previous})
+        c.store.save_overrides(new, version, c.clock(), record)
     retry_on_conflict(pin, what="component overrides", tries=MAX_RETRIES,
                       busy="component overrides are changing fast")
     republish(c)
@@ -214,9 +219,22 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
 
 # -- operator keys -------------------------------------------------------------------------------
 
-def mint_key(c, name: str, scopes, expires_at: Optional[float] = None) -> str:
-    """Create an operator key and return it; this is the only time the secret exists in clear."""
+def mint_key(c, name: str, scopes, expires_at: Optional[float] = None, actor=None) -> str:
+    """Create an operator key and return it; this is the only time the secret exists in clear.
+    Audited with the key's id, name and scopes (never its secret); `actor` defaults to the
+    IAM side, which is the only way keys are made."""
     scopes = validate_scopes(scopes)
     full, key_id, sha = new_key()
-    c.store.put_key(key_id, sha, name, scopes, c.clock(), expires_at)
+    record = audit.entry(actor or audit.iam_actor("unknown"), "key.mint", f"key/{key_id}",
+                         c.clock(), details={"name": name[:200], "scopes": sorted(scopes),
+                                             "expires_at": expires_at})
+    c.store.put_key(key_id, sha, name, scopes, c.clock(), expires_at, record)
     return full
+
+
+def revoke_key(c, key_id: str, actor=None) -> bool:
+    """Revoke a key (it stops working within auth.KEY_CACHE_SECONDS), audited; False when
+    there is no such key."""
+    record = audit.entry(actor or audit.iam_actor("unknown"), "key.revoke", f"key/{key_id}",
+                         c.clock())
+    return c.store.revoke_key(key_id, c.clock(), record)

@@ -21,6 +21,7 @@ import re
 import secrets
 from typing import Any, Optional
 
+from . import audit
 from .audience import filter_policy
 from .deliver import enqueue_verification
 from .errors import Conflict, RequestRefused
@@ -378,16 +379,23 @@ def describe_token(c, token: str) -> dict:
     return _check_token(c, token)
 
 
-def remove(c, sub_id: str) -> bool:
+def remove(c, sub_id: str, actor=None) -> bool:
     """Erase a subscriber entirely (GDPR-style): the address's SNS subscriptions and every
-    record of the address."""
+    record of the address. With `actor` (an operator's request), the named record's deletion
+    and its audit entry land in one transaction, last: a retry after a partial failure finds
+    the record and finishes. The entry names the record and its kind, never the address."""
     doc = c.store.get_subscriber(sub_id)
     if doc is None:
         return False
     records = _address_records(c, doc)
     _unsubscribe_sns(c, records)
     for record in records:
-        c.store.delete_subscriber(record["id"])
+        if actor is None or record["id"] != sub_id:
+            c.store.delete_subscriber(record["id"])
+    if actor is not None:
+        record = audit.entry(actor, "subscriber.erase", f"subscriber/{sub_id}", c.clock(),
+                             details={"kind": doc.get("kind"), "records": len(records)})
+        return c.store.delete_subscriber(sub_id, record)
     return True
 
 

@@ -13,7 +13,7 @@ from typing import Optional
 import yaml
 from chalice import Blueprint, Response
 
-from .. import auth, http, manage, subscribers, wiring
+from .. import audit, auth, http, manage, subscribers, wiring
 from ..apierrors import ApiError, response_for
 from ..errors import OutpostError
 from ..snapshot import incident_v2, known_components, public_id
@@ -340,9 +340,30 @@ def list_subscribers(actor):
 @bp.route(PREFIX + "/subscribers/{subscriber_id}", methods=["DELETE"])
 @operator("subscribers:write")
 def delete_subscriber(subscriber_id, actor):
-    if not subscribers.remove(c, subscriber_id[:64]):
+    if not subscribers.remove(c, subscriber_id[:64], actor):
         raise ApiError(404, "no such subscriber")
     return _json({"id": subscriber_id, "deleted": True})
+
+
+@bp.route(PREFIX + "/audit", methods=["GET"])
+@operator("audit:read")
+def list_audit(actor):
+    """The audit log, newest first, filtered and paged by a cursor (chalicelib/audit.py)."""
+    from urllib.parse import urlencode
+    params = bp.current_request.query_params or {}
+    try:
+        query = audit.parse_query(params, c.clock())
+    except audit.BadQuery as err:
+        raise ApiError(400, err.message, err.field) from None
+    items, cursor = audit.read(c.store.audit_rows, query)
+    headers = {}
+    if cursor:
+        following = {k: v for k, v in params.items() if k != "cursor"}
+        following["cursor"] = cursor
+        headers["X-Next-Cursor"] = cursor
+        headers["Link"] = (f'</api/v1/pages/{c.config.page.id}/audit?{urlencode(following)}>; '
+                           'rel="next"')
+    return _json(items, headers=headers)
 
 
 _openapi_cache: dict = {}

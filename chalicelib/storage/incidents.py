@@ -30,8 +30,17 @@ class IncidentRepository(_Tables):
         doc, version = self._load("overrides")
         return doc or {}, version
 
-    def save_overrides(self, overrides: dict, version: Optional[int], now: float) -> int:
-        return self._save("overrides", overrides, version, now)
+    def save_overrides(self, overrides: dict, version: Optional[int], now: float,
+                       audit: Optional[dict] = None) -> int:
+        """With `audit`, the pins and their audit entry land together or not at all."""
+        if audit is None:
+            return self._save("overrides", overrides, version, now)
+        row = self.StateRow("overrides", doc=_encoded(overrides), updated_at=now)
+        if version is not None:
+            row.version = version
+        check_item_size(row)
+        self.with_audit(audit, now, lambda tx: tx.save(row), "overrides")
+        return row.version if version is None else version + 1
 
     def write_incident(self, doc: dict, version: Optional[int], feed: list,
                        feed_version: Optional[int], audit: dict, now: float,

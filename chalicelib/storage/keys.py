@@ -6,7 +6,7 @@ from typing import Optional
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..auth import ApiKey
-from ..errors import Conflict
+from ..errors import ConditionFailed, Conflict
 from .models import _Tables
 
 
@@ -14,9 +14,13 @@ class KeyRepository(_Tables):
     """The keys table: create once, read, record use sparingly, list, revoke."""
 
     def put_key(self, key_id: str, secret_sha256: str, name: str, scopes, now: float,
-                expires_at: Optional[float] = None) -> None:
+                expires_at: Optional[float] = None, audit: Optional[dict] = None) -> None:
         row = self.KeyRow(key_id, secret_sha256=secret_sha256, name=name, scopes=set(scopes),
                           created_at=now, expires_at=expires_at)
+        if audit is not None:
+            self.with_audit(audit, now, lambda tx: tx.save(
+                row, condition=self.KeyRow.key_id.does_not_exist()), f"key {key_id}")
+            return
         try:
             row.save(condition=self.KeyRow.key_id.does_not_exist())
         except PutError as exc:
@@ -47,7 +51,15 @@ class KeyRepository(_Tables):
         return [ApiKey(r.key_id, r.name, frozenset(r.scopes or ()), r.created_at, r.expires_at,
                        r.revoked_at) for r in self.KeyRow.scan()]
 
-    def revoke_key(self, key_id: str, now: float) -> bool:
+    def revoke_key(self, key_id: str, now: float, audit: Optional[dict] = None) -> bool:
+        if audit is not None:
+            try:
+                self.with_audit(audit, now, lambda tx: tx.update(
+                    self.KeyRow(key_id), actions=[self.KeyRow.revoked_at.set(now)],
+                    condition=self.KeyRow.key_id.exists()), f"key {key_id}")
+                return True
+            except ConditionFailed:
+                return False
         try:
             self.KeyRow(key_id).update(actions=[self.KeyRow.revoked_at.set(now)],
                                        condition=self.KeyRow.key_id.exists())

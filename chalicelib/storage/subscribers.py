@@ -6,7 +6,7 @@ from typing import Optional
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
-from ..errors import Conflict
+from ..errors import ConditionFailed, Conflict
 from .models import _Tables
 
 # Subscriber fields kept as attributes of their own, not in the JSON blob (see SubscriberRow).
@@ -58,7 +58,15 @@ class SubscriberRecords(_Tables):
         except DoesNotExist:
             return None
 
-    def delete_subscriber(self, sub_id: str) -> bool:
+    def delete_subscriber(self, sub_id: str, audit: Optional[dict] = None) -> bool:
+        if audit is not None:
+            try:
+                self.with_audit(audit, audit["at"], lambda tx: tx.delete(
+                    self.SubscriberRow(sub_id), condition=self.SubscriberRow.id.exists()),
+                    f"subscriber {sub_id}")
+                return True
+            except ConditionFailed:
+                return False
         try:
             self.SubscriberRow(sub_id).delete(condition=self.SubscriberRow.id.exists())
             return True

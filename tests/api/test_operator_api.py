@@ -278,7 +278,8 @@ def test_delete_hides_the_incident_and_audits_it(op):
     assert json.loads(o.client.http.get("/api/v2/incidents.json").body)["incidents"] == []
     from datetime import datetime, timezone
     month = datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m")
-    actions = [e["action"] for e in c.store.recent_audit(month)]
+    actions = [e["action"] for e in c.store.recent_audit(month)
+               if e["action"].startswith("incident.")]                 # the key's mint is too
     assert sorted(actions) == ["incident.create", "incident.delete"]   # same test-clock instant
 
 
