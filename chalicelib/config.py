@@ -26,9 +26,9 @@ from .render.i18n import LOCALES
 from .conditions import APPLIES_TO, ConditionError, parse as parse_condition, parse_duration
 from .errors import OutpostError
 from .probes.dns import split_server
-from .model import (AutoReply, BlueskyAccount, Channel, CheckPolicy, Component, MaintenanceWindow,
-                    MastodonAccount, Monitor, Operations, Page, Place, ReportPolicy, SocialPolicy,
-                    StatusConfig, SubscriberPolicy, XAccount)
+from .model import (AutoReply, BlueskyAccount, Channel, CheckPolicy, Component, Embed,
+                    MaintenanceWindow, MastodonAccount, Monitor, Operations, Page, Place,
+                    ReportPolicy, SocialPolicy, StatusConfig, SubscriberPolicy, XAccount)
 
 DOCUMENT = "<document>"   # the key named in problems about the file as a whole
 
@@ -306,6 +306,31 @@ def _timestamp(r: "_Reader", node: Node, key: str) -> Any:
         return r.fail(node, key, f"bad time {text!r}: use ISO 8601, e.g. 2026-12-01T02:00:00Z")
 
 
+_ORIGIN_HOST = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def _frame_ancestor_problem(value: str) -> Optional[str]:
+    """A CSP frame-ancestors source Outpost can put in a header as is: `self`, or an http(s)
+    origin (`https://example.com`, `https://*.example.com`, `http://127.0.0.1:8080`), nothing
+    that could end the directive or add another (no spaces, `;`, `,` or quotes)."""
+    if value == "self":
+        return None
+    problem = (f"{value!r} is not an origin; use self or scheme://host[:port], "
+               "e.g. https://www.example.com or https://*.example.com")
+    if any(ch in value for ch in " \t;,'\"") or len(value) > 200:
+        return problem
+    try:
+        parts = urlsplit(value)
+        parts.port
+    except ValueError:
+        return problem
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
+    if (parts.scheme not in ("http", "https") or parts.path not in ("", "/") or parts.query
+            or parts.fragment or "@" in parts.netloc or not _ORIGIN_HOST.fullmatch(host)):
+        return problem
+    return None
+
+
 def _zone_problem(value: str) -> Optional[str]:
     try:
         ZoneInfo(value)                # tzdata is a runtime dependency, so Lambda has the names
@@ -479,6 +504,9 @@ PAGE = {
     "locale": Field(_text_where(_locale_problem), default="en"),
     "hosted_on": Field(_section(PLACE, Place)),
     "service_hosted_on": Field(_section(PLACE, Place)),
+    "embed": Field(_section({"frame_ancestors": Field(_list(_text_where(_frame_ancestor_problem),
+                                                            unique=True), default=())}, Embed),
+                   default=Embed()),
 }
 
 CHECKS = {

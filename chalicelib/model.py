@@ -29,6 +29,13 @@ class Place:
 
 
 @dataclass(frozen=True)
+class Embed:
+    """Who may show `/embed` in an iframe: CSP frame-ancestors sources (origins, or 'self').
+    Empty (the default) means nobody: framing is an opt-in, per origin."""
+    frame_ancestors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Page:
     id: str
     name: str
@@ -37,6 +44,7 @@ class Page:
     hosted_on: Optional[Place] = None
     service_hosted_on: Optional[Place] = None
     locale: str = "en"              # language of the page, feeds, email and SMS (render.i18n)
+    embed: Embed = Embed()
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,26 @@ def maintenance_ics():
                   ICS + "; charset=utf-8")
 
 
+@bp.route("/embed.js", cors=True)
+def embed_script():
+    # A fixed file: served even when storage is down, so host pages never see it fail.
+    from ..render import embed
+    body, etag = embed.script()
+    return http.cached(bp.current_request, body.decode("utf-8"), etag,
+                       "text/javascript; charset=utf-8")
+
+
+@bp.route("/embed")
+@_public
+def embed_view():
+    from ..render import embed
+    # The status file's allow-list, fixed for the life of this process.
+    frame = embed.frame_headers(c.config.page.embed.frame_ancestors)
+    resp = _serve("html:embed", lambda s: embed.render_embed(s, _stale(s)), HTML)
+    resp.headers.update(frame)
+    return resp
+
+
 @bp.route("/badge.svg", cors=True)
 @_public
 def page_badge():

@@ -97,3 +97,29 @@ def test_keys_against_the_local_tables(stack):
     assert key_id in listed.stdout and "active" in listed.stdout
     assert outpost(stack, "keys", "--local", "revoke", key_id).returncode == 0
     assert "revoked" in outpost(stack, "keys", "--local", "list").stdout
+
+
+def test_audit_reads_back_what_was_done(stack):
+    made = outpost(stack, "keys", "--local", "create", "--name", "audited", "--scope",
+                   "components:write")
+    assert made.returncode == 0, made.stderr
+    key_id = made.stdout.strip().split("_")[1]
+    assert outpost(stack, "keys", "--local", "revoke", key_id).returncode == 0
+    assert outpost(stack, "component", "set", "web", "degraded_performance").returncode == 0
+    assert outpost(stack, "component", "clear", "web").returncode == 0
+
+    out = outpost(stack, "audit", "--target", f"key/{key_id}", "--json")
+    assert out.returncode == 0, out.stderr
+    entries = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["action"] for e in entries] == ["key.revoke", "key.mint"]
+    assert all(e["actor"].startswith("iam:") for e in entries)
+    pins = outpost(stack, "audit", "--action", "component.*", "--target", "component/web",
+                   "--since", "-1h")
+    assert pins.returncode == 0, pins.stderr
+    lines = pins.stdout.splitlines()
+    assert "component.unpin" in lines[0] and "component.pin" in lines[1]
+    assert len(outpost(stack, "audit", "--limit", "2", "--json").stdout.splitlines()) == 2
+    bad = outpost(stack, "audit", "--until", "yesterday")
+    assert bad.returncode == 1 and "400" in bad.stderr and "until" in bad.stderr
+    nothing = outpost(stack, "audit", "--action", "no.such")
+    assert nothing.returncode == 0 and "no audit entries" in nothing.stdout
