@@ -75,7 +75,7 @@ def iam_actor(user: str) -> Caller:
 
 def _time(params: Mapping[str, str], name: str) -> Optional[float]:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if len(raw) > 40:
         raise BadQuery(name, "is too long for a timestamp")
@@ -92,7 +92,7 @@ def _time(params: Mapping[str, str], name: str) -> Optional[float]:
 
 def _filter(params: Mapping[str, str], name: str) -> Optional[str]:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if not _FILTER.match(raw):
         raise BadQuery(name, "must be 1 to 200 of letters, digits and _ . : / # @ * -")
@@ -129,13 +129,13 @@ def parse_query(params: Mapping[str, str], now: float) -> Query:
     since = until - DEFAULT_SPAN if since is None else since
     if since >= until:
         raise BadQuery("since", "must be before until")
-    raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
+    raw_limit = params.get("limit", str(DEFAULT_LIMIT))
     if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4):
         raise BadQuery("limit", f"must be an integer from 1 to {MAX_LIMIT}")
     limit = int(raw_limit)
     if not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-    cursor = decode_cursor(params["cursor"]) if params.get("cursor") else None
+    cursor = decode_cursor(params["cursor"]) if "cursor" in params else None
     return Query(since=since, until=until, actor=_filter(params, "actor"),
                  action=_filter(params, "action"), target=_filter(params, "target"),
                  limit=limit, cursor=cursor, open_ended=open_ended)

@@ -160,7 +160,8 @@ def test_scopes_and_bad_queries(ops):
                       ("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "since"),
                       ("cursor=%%%", "cursor"), ("cursor=bm9wZQ", "cursor"),
                       ("action=" + "a" * 201, "action"), ("target=a%20b", "target"),
-                      ("colour=red", "colour")):
+                      ("colour=red", "colour"), ("until=", "until"), ("since=", "since"),
+                      ("actor=", "actor"), ("limit=", "limit"), ("cursor=", "cursor")):
         resp, err = call(client, reader, "GET", f"/audit?{qs}")
         assert resp.status_code == 400, (qs, err)
         assert err["field"] == field, (qs, err)
