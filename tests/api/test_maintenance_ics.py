@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import icalendar
 
 from chalicelib.config import load_status_text
-from chalicelib.services import mint_key
+from chalicelib.manage import mint_key
 from tests.api.conftest import STATUS_FILE
 
 BASE = "/api/v1/pages/acme"
