@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 the API refused (the message says why), 2 could not reach it
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -12,15 +13,17 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Optional
+from urllib.parse import urlencode
 
 import click
 import requests
 
 from . import backup as b
 from . import doctor, wiring
+from .audit import iam_actor
 from .backup import Progress
 from .conditions import ConditionError, parse_duration
-from .manage import mint_key
+from .manage import mint_key, revoke_key
 
 def _local_file(name: str) -> str:
     """Files the local stack writes for the CLI (OUTPOST_LOCAL_DIR, default ./.local)."""
@@ -391,7 +394,6 @@ def keys_list(obj):
 @click.argument("key_id")
 @click.pass_obj
 def keys_revoke(obj, key_id):
-    from .manage import revoke_key
     c = obj["container"]
     if not revoke_key(c, key_id, actor=_iam_actor()):
         raise click.ClickException(f"no key {key_id}")
@@ -401,8 +403,6 @@ def keys_revoke(obj, key_id):
 
 def _iam_actor():
     """Keys are made with AWS credentials, not an API key: the audit names the local user."""
-    import getpass
-    from .audit import iam_actor
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -424,7 +424,6 @@ def _iam_actor():
 @click.pass_obj
 def audit_command(obj, since, until, actor, action, target, limit, as_json):
     """Read the audit log, newest first (needs a key with audit:read)."""
-    from urllib.parse import urlencode
     filters = {"since": _ago(since, "--since"), "until": _ago(until, "--until"),
                "actor": actor, "action": action, "target": target}
     filters = {k: v for k, v in filters.items() if v}
@@ -452,7 +451,6 @@ def audit_command(obj, since, until, actor, action, target, limit, as_json):
 
 def _ago(text: Optional[str], option: str) -> Optional[str]:
     """ISO time, or '-24h' / '-7d' before now, as UTC ISO-8601."""
-    from .conditions import ConditionError, parse_duration
     if not text or not text.startswith("-"):
         return text
     try:

@@ -9,6 +9,7 @@ import os
 import re
 import uuid
 from typing import Optional
+from urllib.parse import urlencode
 
 import yaml
 from chalice import Blueprint, Response
@@ -349,7 +350,6 @@ def delete_subscriber(subscriber_id, actor):
 @operator("audit:read")
 def list_audit(actor):
     """The audit log, newest first, filtered and paged by a cursor (chalicelib/audit.py)."""
-    from urllib.parse import urlencode
     params = bp.current_request.query_params or {}
     try:
         query = audit.parse_query(params, c.clock())
