@@ -12,7 +12,7 @@ import pytest
 from chalicelib import audit
 from chalicelib.audit import iam_actor
 from chalicelib.manage import mint_key, revoke_key
-from tests.api.test_notifications import post, wired  # noqa: F401 (fixture)
+from tests.api.calls import post
 
 BASE = "/api/v1/pages/acme"
 
@@ -50,7 +50,7 @@ def read_all(client, key, **params):
 
 
 @pytest.fixture
-def ops(wired):
+def audited(wired):
     c, client, clock = wired[0], wired[1], wired[2]
     # paging one entry at a time makes many calls within one second of the test clock
     c.override(config=replace(c.config, operations=replace(c.config.operations,
@@ -64,8 +64,8 @@ def ops(wired):
     return c, client, clock, writer, reader
 
 
-def test_every_mutation_is_audited_and_read_back_newest_first(ops):
-    c, client, clock, writer, reader = ops
+def test_every_mutation_is_audited_and_read_back_newest_first(audited):
+    c, client, clock, writer, reader = audited
     writer_id = writer.split("_")[1]
     # the fixture's own key, minted before ours (with the default actor)
     wired_id = next(k.key_id for k in c.store.list_keys() if k.name == "t")
@@ -151,8 +151,8 @@ def test_every_mutation_is_audited_and_read_back_newest_first(ops):
         assert pages >= len(entries) // limit
 
 
-def test_scopes_and_bad_queries(ops):
-    c, client, clock, writer, reader = ops
+def test_scopes_and_bad_queries(audited):
+    c, client, clock, writer, reader = audited
     resp, err = call(client, writer, "GET", "/audit")
     assert resp.status_code == 403 and "audit:read" in err["error"]
     for qs, field in (("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
@@ -173,8 +173,8 @@ def test_scopes_and_bad_queries(ops):
         assert resp.status_code == 200 and isinstance(body, list), (qs, body)
 
 
-def test_a_failed_mutation_leaves_no_entry(ops):
-    c, client, clock, writer, reader = ops
+def test_a_failed_mutation_leaves_no_entry(audited):
+    c, client, clock, writer, reader = audited
     before, _ = read_all(client, reader)
     assert call(client, writer, "PATCH", "/components/nope",
                 {"component": {"status": "major_outage"}})[0].status_code == 404
@@ -183,10 +183,10 @@ def test_a_failed_mutation_leaves_no_entry(ops):
     assert read_all(client, reader)[0] == before
 
 
-def test_each_request_reads_a_bounded_number_of_entries(ops, monkeypatch):
+def test_each_request_reads_a_bounded_number_of_entries(audited, monkeypatch):
     """A filter that matches nothing still costs at most SCAN_BUDGET entries and
     MONTHS_PER_REQUEST partitions per request; the cursor carries on across months."""
-    c, client, clock, writer, reader = ops
+    c, client, clock, writer, reader = audited
     monkeypatch.setattr(audit, "SCAN_BUDGET", 4)
     monkeypatch.setattr(audit, "MONTHS_PER_REQUEST", 2)
     read = []

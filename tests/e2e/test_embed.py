@@ -11,14 +11,23 @@ from dataclasses import replace
 
 import pytest
 from moto import mock_aws
+from playwright.sync_api import sync_playwright
 
 from chalicelib.model import Embed
 from tests import factories as f
-from tests.e2e.test_browser import Watched, browser  # noqa: F401 (fixture)
+from tests.e2e.test_browser import ARGS, CHROMIUM, Watched
 from tests.e2e.test_local_stack import free_port
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 SCRIPT_BUDGET = 5 * 1024         # compressed bytes
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
 class HostPages:
@@ -95,7 +104,7 @@ def embedded():
             c.env = None
 
 
-def load_host(browser, url):  # noqa: F811
+def load_host(browser, url):
     """Open the host page and wait until the script has read summary.json."""
     w = Watched(browser, {"width": 1000, "height": 700})
     with w.page.expect_response(lambda r: r.url.endswith("/api/v2/summary.json")) as got:
@@ -106,7 +115,7 @@ def load_host(browser, url):  # noqa: F811
     return w
 
 
-def test_script_notice_during_an_incident_and_none_when_operational(embedded, browser):  # noqa: F811
+def test_script_notice_during_an_incident_and_none_when_operational(embedded, browser):
     status_url, host, _, publish = embedded
     publish(f.snapshot())                                         # all operational
     w = load_host(browser, host.url + "/script.html")
@@ -136,7 +145,7 @@ def test_script_notice_during_an_incident_and_none_when_operational(embedded, br
     w.close()
 
 
-def test_a_hostile_page_url_never_becomes_a_script_link(embedded, browser):  # noqa: F811
+def test_a_hostile_page_url_never_becomes_a_script_link(embedded, browser):
     status_url, host, _, publish = embedded
     snap = f.busy_snapshot()
     snap["page"]["url"] = "javascript:window.__pwned=1"
@@ -148,7 +157,7 @@ def test_a_hostile_page_url_never_becomes_a_script_link(embedded, browser):  # n
     w.close()
 
 
-def test_iframe_loads_only_from_an_allowed_ancestor(embedded, browser):  # noqa: F811
+def test_iframe_loads_only_from_an_allowed_ancestor(embedded, browser):
     status_url, allowed, other, publish = embedded
     publish(f.busy_snapshot())
     w = Watched(browser, {"width": 1000, "height": 700})
