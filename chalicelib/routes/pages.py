@@ -168,7 +168,7 @@ def history_rss():
 @bp.route("/maintenance.ics", cors=True)
 @_public
 def maintenance_ics():
-    from ..render import calendar
+    from ..render import calendar  # cold start: Babel and jinja2 load on first use, never for JSON
     # The status file's windows are fixed for the life of this process, like the social link.
     windows = c.config.maintenance
     return _serve("calendar:maintenance", lambda s: calendar.render_ics(s, windows),
@@ -178,7 +178,7 @@ def maintenance_ics():
 @bp.route("/embed.js", cors=True)
 def embed_script():
     # A fixed file: served even when storage is down, so host pages never see it fail.
-    from ..render import embed
+    from ..render import embed  # cold start: Babel and jinja2 load on first use, never for JSON
     body, etag = embed.script()
     return http.cached(bp.current_request, body.decode("utf-8"), etag,
                        "text/javascript; charset=utf-8")
@@ -187,7 +187,7 @@ def embed_script():
 @bp.route("/embed")
 @_public
 def embed_view():
-    from ..render import embed
+    from ..render import embed  # cold start: Babel and jinja2 load on first use, never for JSON
     # The status file's allow-list, fixed for the life of this process.
     frame = embed.frame_headers(c.config.page.embed.frame_ancestors)
     resp = _serve("html:embed", lambda s: embed.render_embed(s, _stale(s)), HTML)

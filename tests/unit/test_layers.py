@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "chalicelib"
 
-PURE = {"audience", "aws_limits", "budget", "caching", "conditions", "deliveries", "errors",
+PURE = {"audience", "audit", "aws_limits", "budget", "caching", "conditions", "deliveries", "errors",
         "heartbeats", "history", "incidents", "model", "outbox", "reports", "snapshot",
         "snapview", "status", "uptime", "windows"}
 ADAPTERS = {"storage", "heartbeat_store", "notify", "queues", "static_copy", "webhooks",
