@@ -17,7 +17,9 @@ import tempfile
 import threading
 import time
 
-from .check_round import DELAY_MS, TIMEOUT, ROUND_TARGET, _Handler, _Server, _wait_for_probe_threads
+from tests.targets import FakeServer
+
+from .check_round import DELAY_MS, TIMEOUT, ROUND_TARGET, _answer, _wait_for_probe_threads
 from .table import Row, ratio, secs
 
 MIX = {"http": 200, "https": 100, "tcp": 100, "tls": 50, "dns": 50}
@@ -110,12 +112,11 @@ def _serve_all(conn, cert: str, key: str) -> None:
     """Child process: every kind of target; sends back their ports, then serves until killed."""
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
-    http = _Server(("127.0.0.1", 0), _Handler)
-    https = _Server(("127.0.0.1", 0), _Handler)
-    https.socket = tls.wrap_socket(https.socket, server_side=True)
-    for server in (http, https):
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    ports = {"http": http.server_address[1], "https": https.server_address[1],
+    http = FakeServer(_answer, protocol="HTTP/1.0", record=False)
+    https = FakeServer(_answer, protocol="HTTP/1.0", record=False)
+    # The listening socket keeps its descriptor when wrapped: the running server accepts TLS.
+    https.server.socket = tls.wrap_socket(https.server.socket, server_side=True)
+    ports = {"http": http.port, "https": https.port,
              "tcp": _listen().getsockname()[1], "tls": _listen(tls).getsockname()[1],
              "tls_hang": _listen(hang=True).getsockname()[1],
              "dns": _dns(DELAY_MS / 1000).getsockname()[1]}
