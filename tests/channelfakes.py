@@ -95,8 +95,8 @@ class FakeServices:
                 self.server = _Server((self.address, 443), self._handler())
                 break
             except PermissionError:
-                # Not root (and no CAP_NET_BIND_SERVICE): the six fixed-host services can't be
-                # faked here. Say so rather than fail; Teams and Matrix are tested regardless.
+                # Not root (and no CAP_NET_BIND_SERVICE): services with fixed host names can't
+                # be faked on their real port here. Say so rather than fail.
                 pytest.skip("faking fixed-host services needs port 443 (root)")
             except OSError:
                 continue
