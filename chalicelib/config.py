@@ -317,7 +317,10 @@ def _frame_ancestor_problem(value: str) -> Optional[str]:
         return None
     problem = (f"{value!r} is not an origin; use self or scheme://host[:port], "
                "e.g. https://www.example.com or https://*.example.com")
-    if any(ch in value for ch in " \t;,'\"") or len(value) > 200:
+    # Controls too: urlsplit silently drops CR, LF, tab and edge C0 bytes, so they'd pass the
+    # parse below and reach the header as they are.
+    if (any(ch in value for ch in " \t;,'\"") or len(value) > 200
+            or not (value.isascii() and value.isprintable())):
         return problem
     try:
         parts = urlsplit(value)

@@ -38,7 +38,12 @@ BASE = "page: {id: x, name: X, url: 'https://x.example', embed: {frame_ancestors
 
 @pytest.mark.parametrize("value", ["['https://a.example; script-src *']", "[javascript:x]",
                                    "[\"'none'\"]", "['https://a.example/path']", "['*']",
-                                   "[https://u@a.example]", "[ftp://a.example]", "https://a"])
+                                   "[https://u@a.example]", "[ftp://a.example]", "https://a",
+                                   # urlsplit drops these, so only a check of the raw text
+                                   # keeps them out of the header (CRLF injection)
+                                   '["https://a\\r\\nSet-Cookie: x=1.example"]',
+                                   '["https://a\\r\\nb.example"]', '["https://a.example\\v"]',
+                                   '["https://a.example\\0"]'])
 def test_bad_frame_ancestors_are_load_errors_naming_the_key(value):
     with pytest.raises(ConfigError) as err:
         load_status_text(BASE % value, "status.yaml")
