@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from . import common
 
@@ -133,7 +133,9 @@ def render_ics(snapshot: dict, windows: Iterable = ()) -> bytes:
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", f"{page.get('name') or 'Status'}: maintenance")
+    # An X- property: the library escapes it as TEXT only when given one (a raw line break in
+    # the status file's page name would otherwise break the file or start a new property).
+    cal.add("x-wr-calname", vText(f"{page.get('name') or 'Status'}: maintenance"))
     cal.add("x-wr-timezone", page.get("time_zone") or "Etc/UTC")
     items = sorted(snapshot.get("scheduled_maintenances") or (),
                    key=lambda m: (m.get("scheduled_for") or "", m.get("id") or ""))

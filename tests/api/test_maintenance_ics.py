@@ -4,6 +4,7 @@ the rules calendar apps rely on (stable UID, SEQUENCE bumped by every update, DT
 lines of at most 75 octets), cached like the other public routes."""
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import icalendar
@@ -180,3 +181,17 @@ def test_the_page_links_to_the_calendar(stack):
     _, client, *_ = stack
     html = client.http.get("/").body.decode()
     assert re.search(r'href="[^"]*maintenance\.ics"', html)
+
+
+def test_page_name_with_line_breaks_stays_one_escaped_property(stack):
+    # X-WR-CALNAME is an X- property: the library only escapes it when told it is TEXT.
+    c, client, *_ = stack
+    page = replace(c.config.page, name="Acme\r\nMETHOD:CANCEL\rBEGIN:VALARM")
+    c.override(config=replace(c.config, page=page))
+    resp = fetch(client)
+    assert resp.status_code == 200
+    strict_lines(resp.body)
+    cal = icalendar.Calendar.from_ical(resp.body)
+    assert "METHOD" not in cal
+    assert str(cal["X-WR-CALNAME"]).startswith("Acme")
+
