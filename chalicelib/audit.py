@@ -114,9 +114,12 @@ def parse_query(params: Mapping[str, str], now: float) -> Query:
     open_ended = until is None
     # Nothing is older than 1970 or newer than now (a day of slack for clocks): clamping keeps
     # a wide window's walk over empty months short.
-    until = now if until is None else min(until, now + 86400)
+    # Both ends clamped, so every bound is a date Python (and the partition names) can hold.
+    latest = now + 86400
+    until = now if until is None else min(max(until, 0.0), latest)
     since = _time(params, "since")
-    since = until - DEFAULT_SPAN if since is None else max(since, 0.0)
+    since = until - DEFAULT_SPAN if since is None else since
+    since = min(max(since, 0.0), latest)
     raw_limit = params.get("limit", str(DEFAULT_LIMIT))
     if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4):
         raise BadQuery("limit", f"must be an integer from 1 to {MAX_LIMIT}")
