@@ -21,9 +21,16 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return etag in tags or f"W/{etag}" in tags
 
 
+# Outpost's own pages (the subscribe and report forms among them) are never framed by another
+# site: no clickjacking. /embed, made to be framed, replaces this with its allow-list.
+NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+
+
 def cached(request, body: str, etag: str, content_type: str) -> Response:
     headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE_CONTROL,
                "Access-Control-Allow-Origin": "*", "Vary": "Accept-Encoding"}
+    if "html" in content_type:
+        headers.update(NO_FRAMING)
     if _matches((request.headers or {}).get("if-none-match"), etag):
         return Response(body="", status_code=304, headers=headers)
     headers["Content-Type"] = content_type + ("; charset=utf-8" if "json" in content_type

@@ -191,6 +191,8 @@ def embed_view():
     # The status file's allow-list, fixed for the life of this process.
     frame = embed.frame_headers(c.config.page.embed.frame_ancestors)
     resp = _serve("html:embed", lambda s: embed.render_embed(s, _stale(s)), HTML)
+    for name in http.NO_FRAMING:                 # the allow-list alone decides who may frame
+        resp.headers.pop(name, None)
     resp.headers.update(frame)
     return resp
 

@@ -32,6 +32,20 @@ def test_listed_origins_and_no_contradicting_x_frame_options(stack):
     assert "X-Frame-Options" not in resp.headers
 
 
+@pytest.mark.parametrize("path", ["/", "/history", "/maintenance.ics", "/api/v2/summary.json"])
+def test_no_other_page_can_be_framed_by_another_site(stack, path):
+    """The page holds the subscribe and report forms: no clickjacking. Non-HTML answers carry
+    no framing headers (they are not documents a frame shows)."""
+    _, client, *_ = stack
+    resp = client.http.get(path)
+    html = resp.headers["Content-Type"].startswith("text/html")
+    assert resp.headers.get("Content-Security-Policy") == ("frame-ancestors 'none'" if html else None)
+    assert resp.headers.get("X-Frame-Options") == ("DENY" if html else None)
+    if html:
+        again = client.http.get(path, headers={"If-None-Match": resp.headers["ETag"]})
+        assert again.status_code == 304 and again.headers["X-Frame-Options"] == "DENY"
+
+
 BASE = "page: {id: x, name: X, url: 'https://x.example', embed: {frame_ancestors: %s}}\n" \
        "components: []\n"
 
