@@ -169,12 +169,22 @@ class _Reader:
         if unset:
             return self.fail(node, key, f"environment variable {', '.join(unset)} is not set "
                                         f"(use ${{{unset[0]}:-default}} to give a default)")
+        bad = _BAD_CHARACTER.search(value)
+        if bad:
+            # YAML's "\ud800" escapes and a variable's value can carry what no page, header,
+            # calendar or SMS can: refused here, by name, instead of a 503 on every render.
+            what = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else \
+                "a control character"
+            return self.fail(node, key, f"has {what} (U+{ord(bad.group()):04X}) at position "
+                                        f"{bad.start()}")
         return value
 
 
 # --- converters: (reader, node, dotted key) -> value or _BAD ------------------------------------
 
 Converter = Callable[[_Reader, Node, str], Any]
+# Controls other than tab and line breaks (C0, DEL, C1), and lone surrogates.
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _text(r: _Reader, node: Node, key: str) -> Any:

@@ -533,3 +533,14 @@ def test_shipped_demo_status_file_loads_with_demo_url():
 
     with pytest.raises(ConfigError, match="DEMO_URL is not set"):
         load_status_file(path, environ={})
+
+
+@pytest.mark.parametrize("name, what", [("Acme\\ud800", "a lone surrogate (U+D800)"),
+                                        ("Ac\\x07me", "a control character (U+0007)"),
+                                        ("Acme\\u0085", "a control character (U+0085)")])
+def test_text_no_page_can_render_is_refused_by_name(name, what):
+    """A lone surrogate (YAML lets "\\ud800" through) made every render of the calendar a 503."""
+    text = 'page: {id: x, name: "%s", url: "https://x.example"}\ncomponents: []\n' % name
+    with pytest.raises(ConfigError) as err:
+        load_status_text(text)
+    assert err.value.key == "page.name" and what in str(err.value)
