@@ -10,12 +10,12 @@ import secrets
 from dataclasses import replace
 from typing import Optional
 
-from . import channel_send, deliveries
+from . import breakers, channel_send, deliveries
 from .channels import alert_event_id, queue
 from .deliveries import Delivery
 from .fences import once
 from .render import messages
-from .errors import Conflict, QueueFailed
+from .errors import QueueFailed
 
 log = logging.getLogger("outpost.channels")
 LEASE_SECONDS = 60.0          # a claimed (event, channel) is someone's for this long
@@ -105,39 +105,13 @@ def _breaker_key(name: str) -> str:
 
 
 def _breaker_gate(c, name: str, now: float) -> tuple[str, float]:
-    """("go", 0) or ("hold", until); a paused channel lets one message through to probe it."""
-    pk = _breaker_key(name)
-    for _ in range(8):
-        doc, version = c.store.load_document(pk)
-        verdict, until = deliveries.breaker_verdict(doc, now)
-        if verdict != "probe":
-            return verdict, until
-        try:
-            c.store.save_document(pk, deliveries.start_probe(doc, now,
-                                                             c.settings.webhook_deadline + 30),
-                                  version, now)
-            return "go", 0.0
-        except Conflict:
-            continue
-    return "hold", now + 60
+    return breakers.gate(c, _breaker_key(name), now, c.settings.webhook_deadline + 30)
 
 
 def _breaker_change(c, name: str, plugin, change) -> None:
-    pk = _breaker_key(name)
-    for _ in range(8):
-        doc, version = c.store.load_document(pk)
-        new, flipped = change(doc)
-        if new is None:
-            return
-        try:
-            c.store.save_document(pk, new, version, c.clock())
-            break
-        except Conflict:
-            continue
-    else:
-        raise RuntimeError(f"breaker of channel {name} is too busy")
+    flipped = breakers.change(c, _breaker_key(name), change)
     if flipped:
-        _tell_operators(c, name, plugin, new)
+        _tell_operators(c, name, plugin, flipped)
 
 
 def _tell_operators(c, name: str, plugin, doc: dict) -> None:

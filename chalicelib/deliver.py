@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Optional
 
-from . import __version__, deliveries, social
+from . import breakers, __version__, deliveries, social
 from .deliveries import Delivery
 from .audience import wants
-from .errors import Conflict, QueueFailed
+from .errors import QueueFailed
 from .fences import once
 from .subscriber_links import mask, unsubscribe_url
 from .webhooks import DeliveryFailed, post
@@ -240,38 +240,13 @@ def _breaker_key(sub_id: str) -> str:
 
 
 def _breaker_gate(c, sub_id: str, now: float) -> tuple[str, float]:
-    """("go", 0) or ("hold", until); a paused destination lets one delivery through to probe."""
-    pk = _breaker_key(sub_id)
-    for _ in range(8):
-        doc, version = c.store.load_document(pk)
-        verdict, until = deliveries.breaker_verdict(doc, now)
-        if verdict != "probe":
-            return verdict, until
-        try:
-            lease = c.settings.webhook_deadline + 30
-            c.store.save_document(pk, deliveries.start_probe(doc, now, lease), version, now)
-            return "go", 0.0
-        except Conflict:
-            continue                                 # someone else probes; look again
-    return "hold", now + 60
+    return breakers.gate(c, _breaker_key(sub_id), now, c.settings.webhook_deadline + 30)
 
 
 def _breaker_change(c, sub: dict, change) -> None:
-    pk = _breaker_key(sub["id"])
-    for _ in range(8):
-        doc, version = c.store.load_document(pk)
-        new, flipped = change(doc)
-        if new is None:
-            return
-        try:
-            c.store.save_document(pk, new, version, c.clock())
-            break
-        except Conflict:
-            continue
-    else:
-        raise RuntimeError(f"breaker of {sub['id']} is too busy")
+    flipped = breakers.change(c, _breaker_key(sub["id"]), change)
     if flipped:
-        _tell_operators(c, sub, new)
+        _tell_operators(c, sub, flipped)
 
 
 def _tell_operators(c, sub: dict, doc: dict) -> None:

@@ -27,7 +27,7 @@ from dataclasses import replace
 from . import deliveries, mentions
 from .deliveries import Delivery
 from .render import posts
-from .errors import Conflict, PostFailed
+from .errors import PostFailed, TooBusy, retry_on_conflict
 
 log = logging.getLogger("outpost.social")
 LEASE_SECONDS = 60.0
@@ -107,18 +107,17 @@ def _post_update(c, d: Delivery, spec: dict, now: float) -> str:
         return "waiting"                             # the first post is on its way
     reply_to = {"root": mine["root"], "parent": mine["last"]} if mine else None
     ref = _client(c, d.sub).post(spec["text"], reply_to, key=f"outpost-{d.event}"[:64])
-    for _ in range(8):                               # both platforms write the same document
+
+    def record() -> None:                            # both platforms write the same document
         doc, version = c.store.load_document(thread_key)
         doc = dict(doc or {})
         was = doc.get(d.sub) or {}
         doc[d.sub] = {"root": was.get("root") or ref, "last": ref,
                       "posts": int(was.get("posts") or 0) + 1}
-        try:
-            c.store.save_document(thread_key, doc, version, c.clock())
-            break
-        except Conflict:
-            continue
-    else:
+        c.store.save_document(thread_key, doc, version, c.clock())
+    try:
+        retry_on_conflict(record, what=f"the thread of {spec['thread']}")
+    except TooBusy:
         log.error("thread of %s on %s: too busy to record post %s", spec["thread"], d.sub, ref)
     return "posted" if reply_to is None else "posted in thread"
 

@@ -26,7 +26,7 @@ ADAPTERS = {"storage", "heartbeat_store", "notify", "queues", "static_copy", "we
             "probe", "probes", "social_clients", "channel_send", "ssrf", "metrics"}
 WEB = {"routes", "http", "apierrors"}
 USECASES = {"rounds", "publish", "public_cache", "manage", "fanout", "deliver", "reporting",
-            "subscribers", "subscriber_links", "social", "mentions", "channels",
+            "subscribers", "subscriber_links", "social", "mentions", "channels", "breakers",
             "channel_worker", "expiry", "fences", "housekeeping", "checker"}
 IO_LIBRARIES = ("boto3", "botocore", "pynamodb", "requests", "urllib3", "chalice", "socket",
                 "ssl", "http.client", "http.server", "urllib.request", "mastodon", "atproto",
