@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-from dataclasses import replace
 from typing import Optional
 
-from . import breakers, channel_send, deliveries
+from . import channel_send, sends
 from .channels import alert_event_id, queue
 from .deliveries import Delivery
 from .fences import once
 from .render import messages
-from .errors import QueueFailed
 
 log = logging.getLogger("outpost.channels")
-LEASE_SECONDS = 60.0          # a claimed (event, channel) is someone's for this long
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -35,44 +31,18 @@ def deliver(c, d: Delivery, now: float) -> str:
         return "gone"                            # removed from the status file since
     url = (c.env.get(channel.env) or "").strip()
     if not url:
-        return _dead(c, d, f"channel {channel.name}: environment variable {channel.env} is "
+        return sends.dead(c, d, f"channel {channel.name}: environment variable {channel.env} is "
                            "not set in the delivery worker")
     try:
         plugin = channel_send.open_channel(url)
     except channel_send.Unusable as exc:
-        return _dead(c, d, f"channel {channel.name} ({channel.env}): {exc}")
-    pk, owner = fence(d), secrets.token_hex(8)
-    held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
-    if held is not None:
-        if held.state == "done":
-            return "duplicate"
-        _requeue(c, replace(d, not_before=now + LEASE_SECONDS), now)    # someone is on it
-        return "busy"
-    try:
-        verdict, until = _breaker_gate(c, channel.name, now)
-        if verdict == "hold":
-            c.store.release_idempotency(pk, owner)
-            later = deliveries.hold(d, until, c.uniform)
-            if later is None:
-                return _dead(c, d, "channel paused for longer than the retry horizon")
-            _requeue(c, later, now)
-            return "held"
+        return sends.dead(c, d, f"channel {channel.name} ({channel.env}): {exc}")
+
+    def send() -> Optional[str]:
         outcome = _send(c, plugin, url, d)
-    except Exception:
-        c.store.release_idempotency(pk, owner)
-        raise
-    if outcome.ok:
-        c.store.complete_token(pk, owner, {"result": "sent"}, c.clock())
-        _breaker_change(c, channel.name, plugin, deliveries.after_success)
-        return "delivered"
-    c.store.release_idempotency(pk, owner)
-    _breaker_change(c, channel.name, plugin,
-                    lambda doc: deliveries.after_failure(doc, c.clock(), outcome.reason))
-    nxt = deliveries.retry(d, c.clock(), c.uniform)
-    if nxt is None:
-        return _dead(c, d, f"gave up after {d.attempt + 1} tries: {outcome.reason}")
-    _requeue(c, nxt, c.clock())
-    return "retry"
+        return None if outcome.ok else outcome.reason
+    return sends.through_breaker(c, d, fence(d), _breaker_key(channel.name), now, send,
+                                 lambda doc: _tell_operators(c, channel.name, plugin, doc))
 
 
 def _send(c, plugin, url: str, d: Delivery) -> channel_send.Outcome:
@@ -87,31 +57,8 @@ def _send(c, plugin, url: str, d: Delivery) -> channel_send.Outcome:
                              secrets=channel_send.secrets_in(url))
 
 
-def _dead(c, d: Delivery, reason: str) -> str:
-    log.error("channel delivery %s to %s stopped: %s", d.event, d.sub, reason)
-    c.deliveries.dead_letter(deliveries.encode(d), reason)
-    return "dead"
-
-
-def _requeue(c, d: Delivery, now: float) -> None:
-    if c.deliveries.send([d], now):
-        raise QueueFailed(f"SQS refused channel delivery {fence(d)}")
-
-
-# -- the per-channel breaker (deliveries' rules, a document per channel) ----------------------
-
 def _breaker_key(name: str) -> str:
     return f"breaker#channel:{name}"
-
-
-def _breaker_gate(c, name: str, now: float) -> tuple[str, float]:
-    return breakers.gate(c, _breaker_key(name), now, c.settings.webhook_deadline + 30)
-
-
-def _breaker_change(c, name: str, plugin, change) -> None:
-    flipped = breakers.change(c, _breaker_key(name), change)
-    if flipped:
-        _tell_operators(c, name, plugin, flipped)
 
 
 def _tell_operators(c, name: str, plugin, doc: dict) -> None:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Optional
 
-from . import breakers, __version__, deliveries, social
+from . import __version__, deliveries, sends, social
 from .deliveries import Delivery
 from .audience import wants
 from .errors import QueueFailed
@@ -32,7 +32,7 @@ from .subscriber_links import mask, unsubscribe_url
 from .webhooks import DeliveryFailed, post
 
 log = logging.getLogger("outpost.deliver")
-LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for this long
+LEASE_SECONDS = sends.LEASE_SECONDS
 MAX_PARALLEL = 10             # one thread per message of a batch (SQS batch size)
 VERIFY_READ = 4096            # bytes of a verification answer we read; others: none
 FANOUT_PAGE = 100             # webhooks read and queued per fan-out invocation
@@ -84,7 +84,7 @@ def _queue_page(c, d: Delivery) -> int:
     if refused:
         raise QueueFailed(f"SQS refused {len(refused)} of {len(items)} deliveries of {d.event}")
     if nxt is not None:
-        _requeue(c, replace(d, cursor=json.dumps(nxt, separators=(",", ":")), attempt=0,
+        sends.requeue(c, replace(d, cursor=json.dumps(nxt, separators=(",", ":")), attempt=0,
                             not_before=0.0), now)
     return len(items)
 
@@ -92,12 +92,7 @@ def _queue_page(c, d: Delivery) -> int:
 def enqueue_verification(c, sub_id: str) -> None:
     """Queue the url_verification challenge of a new webhook subscriber."""
     d = Delivery("verify", f"verify:{secrets.token_hex(8)}", sub_id, c.clock())
-    _requeue(c, d, d.first_at)
-
-
-def _requeue(c, d: Delivery, now: float) -> None:
-    if c.deliveries.send([d], now):
-        raise QueueFailed(f"SQS refused delivery {d.fence}")
+    sends.requeue(c, d, d.first_at)
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def process(c, body: str) -> str:
             c.deliveries.dead_letter(body, str(exc))
             return "unreadable"
     if d.not_before > now + 1:
-        _requeue(c, d, now)                      # a long wait, in hops of at most 15 minutes
+        sends.requeue(c, d, now)                      # a long wait, in hops of at most 15 minutes
         return "early"
     if d.kind == "fanout":
         return f"fanned out {_fan_out(c, d)}"
@@ -169,42 +164,12 @@ def _post(c, sub: dict, event_id: str, body: bytes, read_body: int = 0):
 
 
 def _deliver_event(c, d: Delivery, sub: dict, now: float) -> str:
-    pk, owner = f"sent#{d.fence}", secrets.token_hex(8)
-    held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
-    if held is not None:
-        if held.state == "done":
-            return "duplicate"
-        _requeue(c, replace(d, not_before=now + LEASE_SECONDS), now)    # someone is on it
-        return "busy"
-    try:
-        verdict, until = _breaker_gate(c, d.sub, now)
-        if verdict == "hold":
-            c.store.release_idempotency(pk, owner)
-            held_d = deliveries.hold(d, until, c.uniform)
-            if held_d is None:
-                c.deliveries.dead_letter(deliveries.encode(d),
-                                         "destination paused for longer than the retry horizon")
-                return "dead"
-            _requeue(c, held_d, now)
-            return "held"
+    def send() -> Optional[str]:
         reply, error = _post(c, sub, d.event, d.body)
-    except Exception:
-        c.store.release_idempotency(pk, owner)
-        raise
-    if reply is not None and 200 <= reply.status < 300:
-        c.store.complete_token(pk, owner, {"result": reply.status}, c.clock())
-        _breaker_change(c, sub, lambda doc: deliveries.after_success(doc))
-        return "delivered"
-    c.store.release_idempotency(pk, owner)
-    reason = error or f"HTTP {reply.status}"
-    _breaker_change(c, sub, lambda doc: deliveries.after_failure(doc, c.clock(), reason))
-    nxt = deliveries.retry(d, c.clock(), c.uniform)
-    if nxt is None:
-        c.deliveries.dead_letter(deliveries.encode(d),
-                                 f"gave up after {d.attempt + 1} tries: {reason}")
-        return "dead"
-    _requeue(c, nxt, c.clock())
-    return "retry"
+        return None if reply is not None and 200 <= reply.status < 300 else \
+            (error or f"HTTP {reply.status}")
+    return sends.through_breaker(c, d, f"sent#{d.fence}", _breaker_key(d.sub), now, send,
+                                 lambda doc: _tell_operators(c, sub, doc))
 
 
 def _verify(c, d: Delivery, sub: dict) -> str:
@@ -220,7 +185,7 @@ def _verify(c, d: Delivery, sub: dict) -> str:
         # No dead letter: a stranger's URL that never answers must not page the operators.
         log.info("webhook %s did not answer its challenge (%s); it stays pending", d.sub, reason)
         return "unverified"
-    _requeue(c, nxt, c.clock())
+    sends.requeue(c, nxt, c.clock())
     return "retry"
 
 
@@ -237,16 +202,6 @@ def activate(c, sub_id: str) -> bool:
 
 def _breaker_key(sub_id: str) -> str:
     return f"breaker#webhook:{sub_id}"
-
-
-def _breaker_gate(c, sub_id: str, now: float) -> tuple[str, float]:
-    return breakers.gate(c, _breaker_key(sub_id), now, c.settings.webhook_deadline + 30)
-
-
-def _breaker_change(c, sub: dict, change) -> None:
-    flipped = breakers.change(c, _breaker_key(sub["id"]), change)
-    if flipped:
-        _tell_operators(c, sub, flipped)
 
 
 def _tell_operators(c, sub: dict, doc: dict) -> None:

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import replace
 
-from . import deliveries, mentions
+from . import mentions, sends
 from .deliveries import Delivery
 from .render import posts
 from .errors import PostFailed, TooBusy, retry_on_conflict
 
 log = logging.getLogger("outpost.social")
-LEASE_SECONDS = 60.0
 THREAD_WAIT = 600.0            # how long a later update waits for its thread's first post
 WAIT_STEP = 20.0
 
@@ -70,13 +68,11 @@ def process(c, d: Delivery) -> str:
     if spec.get("op") == "poll":
         return mentions.poll(c, d.sub, lambda: _client(c, d.sub), c.social_posters.failure)
     now = c.clock()
-    pk, owner = f"sent#{d.event}#social:{d.sub}", secrets.token_hex(8)
-    held = c.store.claim_idempotency(pk, owner, "", now, lease=LEASE_SECONDS)
-    if held is not None:
-        if held.state == "done":
-            return "duplicate"
-        _requeue(c, replace(d, not_before=now + LEASE_SECONDS), now)
-        return "busy"
+    pk = f"sent#{d.event}#social:{d.sub}"
+    got = sends.claim(c, pk, d, now)
+    if not isinstance(got, tuple):
+        return got                                   # duplicate, or someone is on it
+    (owner,) = got
     try:
         if spec["op"] == "post":
             outcome = _post_update(c, d, spec, now)
@@ -93,7 +89,7 @@ def process(c, d: Delivery) -> str:
         return _retry(c, d, failed)
     if outcome == "waiting":
         c.store.release_idempotency(pk, owner)
-        _requeue(c, replace(d, not_before=now + WAIT_STEP), now)
+        sends.requeue(c, replace(d, not_before=now + WAIT_STEP), now)
         return outcome
     c.store.complete_token(pk, owner, {"result": outcome}, c.clock())
     return outcome
@@ -129,15 +125,4 @@ def _client(c, platform: str):
 def _retry(c, d: Delivery, failed: PostFailed) -> str:
     reason = f"{d.sub}: {failed}"
     log.warning("social delivery %s failed: %s", d.event, reason)
-    nxt = None if failed.permanent else deliveries.retry(d, c.clock(), c.uniform)
-    if nxt is None:
-        c.deliveries.dead_letter(deliveries.encode(d),
-                                 f"gave up after {d.attempt + 1} tries: {reason}")
-        return "dead"
-    _requeue(c, nxt, c.clock())
-    return "retry"
-
-
-def _requeue(c, d: Delivery, now: float) -> None:
-    if c.deliveries.send([d], now):
-        raise RuntimeError(f"SQS refused social delivery {d.event}")
+    return sends.retry_or_dead(c, d, reason, permanent=failed.permanent)

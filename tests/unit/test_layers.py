@@ -27,7 +27,7 @@ ADAPTERS = {"storage", "heartbeat_store", "notify", "queues", "static_copy", "we
 WEB = {"routes", "http", "apierrors"}
 USECASES = {"rounds", "publish", "public_cache", "manage", "fanout", "deliver", "reporting",
             "subscribers", "subscriber_links", "social", "mentions", "channels", "breakers",
-            "channel_worker", "expiry", "fences", "housekeeping", "checker"}
+            "channel_worker", "sends", "expiry", "fences", "housekeeping", "checker"}
 IO_LIBRARIES = ("boto3", "botocore", "pynamodb", "requests", "urllib3", "chalice", "socket",
                 "ssl", "http.client", "http.server", "urllib.request", "mastodon", "atproto",
                 "atproto_client", "dns")
