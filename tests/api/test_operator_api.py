@@ -207,7 +207,7 @@ def test_idempotency_key_returns_the_first_result(op):
     assert r3.status_code == 422 and err["field"] == "Idempotency-Key"
 
 
-def test_concurrent_idempotent_posts_create_one_incident(op):
+def test_concurrent_idempotent_posts_create_one_incident(op, atomic_dynamo):
     from chalicelib import manage
     o, c, _ = op
     body = {"incident": {"name": "Race", "body": "x"}}
