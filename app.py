@@ -3,15 +3,11 @@ import logging
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import http, wiring
-from chalicelib.routes import operator
-from chalicelib.routes import pages
-from chalicelib.routes import checks
-from chalicelib.routes import subscribe
-from chalicelib.routes import reports
-from chalicelib.routes import heartbeats
+from chalicelib import wiring
+from chalicelib.core.errors import SnapshotUnavailable
 from chalicelib.render import v2
-from chalicelib.errors import SnapshotUnavailable
+from chalicelib.web import httpkit
+from chalicelib.web.routes import checks, heartbeats, operator, pages, reports, subscribe
 
 app = Chalice(app_name="outpost")
 # Chalice sets its app logger ("outpost") to ERROR; our modules log under "outpost.*" and their
@@ -34,15 +30,15 @@ STATE_STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/outpost-state
 @app.on_dynamodb_record(stream_arn=STATE_STREAM_ARN, batch_size=10,
                         starting_position="TRIM_HORIZON")
 def on_state_change(event):
-    from chalicelib.fanout import handle_records
+    from chalicelib.usecases.fanout import handle_records
     return handle_records(c, event.to_dict()["Records"])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def run_checks(event):
     # The checks first: housekeeping after them, within what is left of the invocation.
-    from chalicelib.checker import run_invocation
-    from chalicelib.housekeeping import housekeeping
+    from chalicelib.usecases.checker import run_invocation
+    from chalicelib.usecases.housekeeping import housekeeping
     remaining = getattr(event.context, "get_remaining_time_in_millis", None)
     try:
         return run_invocation(c, event.context)
@@ -58,7 +54,7 @@ DELIVERY_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:outpost-deliveries"
 
 @app.on_sqs_message(queue_arn=DELIVERY_QUEUE_ARN, batch_size=10, name="deliver")
 def deliver(event):
-    from chalicelib.deliver import handle_messages
+    from chalicelib.usecases.deliver import handle_messages
     return handle_messages(c, event.to_dict()["Records"])
 
 
@@ -66,8 +62,8 @@ def _v2(name: str) -> Response:
     try:
         body, etag = c.public_cache.rendered(name, v2.render)
     except SnapshotUnavailable:
-        return http.unavailable()
-    return http.cached(app.current_request, body, etag, "application/json")
+        return httpkit.unavailable()
+    return httpkit.cached(app.current_request, body, etag, "application/json")
 
 
 @app.route("/api/v2/summary.json", cors=True)

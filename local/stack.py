@@ -141,6 +141,7 @@ STATIC_BUCKET = "outpost-local-static"
 def _static_bucket() -> None:
     """The S3 static copy the edge fails over to; the app writes it as it does when deployed."""
     import boto3
+
     from local.edge import edge_read_policy
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=STATIC_BUCKET)
@@ -170,6 +171,7 @@ def _poll_deliveries(app, stop: threading.Event) -> None:
     """Lambda's SQS event source, locally: batches of the delivery queue to the real worker."""
     import boto3
     from chalice.local import LambdaContext
+
     from local.queues import QueuePump
     log = logging.getLogger("outpost.deliveries")
     pump = QueuePump(boto3.client("sqs"), os.environ["DELIVERY_QUEUE_URL"], visibility=180)
@@ -188,6 +190,7 @@ def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
     print each notification that went out."""
     import boto3
     from chalice.local import LambdaContext
+
     from local.streams import StreamReader
     log = logging.getLogger("outpost.notifications")
     reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"),
@@ -248,12 +251,12 @@ def main() -> int:
     app = config.chalice_app
 
     from chalicelib import wiring
-    from chalicelib.manage import mint_key
-    from chalicelib.publish import publish_snapshot
+    from chalicelib.usecases.manage import mint_key
+    from chalicelib.usecases.publish import publish_snapshot
     c = wiring.container
     c.store.create_tables()
     publish_snapshot(c, {}, None)
-    from chalicelib.auth import SCOPES
+    from chalicelib.core.auth import SCOPES
     key = mint_key(c, "local operator", SCOPES)
     local_dir = os.environ.get("OUTPOST_LOCAL_DIR") or os.path.join(ROOT, ".local")
     os.makedirs(local_dir, exist_ok=True)
@@ -293,7 +296,8 @@ def main() -> int:
     _refuse_unknown_methods(app)
     origin_port = int(os.environ.get("ORIGIN_PORT") or _free_port())
     server = create_local_server(app, config, "127.0.0.1", origin_port)
-    from local.edge import Edge, settings as edge_settings
+    from local.edge import Edge
+    from local.edge import settings as edge_settings
     edge = Edge(edge_settings(port=port, origin=f"127.0.0.1:{origin_port}",
                               static=f"127.0.0.1:{moto_port}", bucket=STATIC_BUCKET,
                               origin_secret=os.environ["ORIGIN_VERIFY_SECRET"],

@@ -11,8 +11,8 @@ import time
 
 import boto3
 
-from chalicelib import deliveries
-from chalicelib.queues import DeliveryQueue
+from chalicelib.adapters.queues import DeliveryQueue
+from chalicelib.core import deliveries
 from local.queues import QueuePump
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

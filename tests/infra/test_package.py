@@ -131,7 +131,7 @@ def test_tables_have_pitr_deletion_protection_encryption(template):
 
 
 def test_the_subscribers_index_is_the_one_the_app_queries(template):
-    from chalicelib.storage import Store
+    from chalicelib.adapters.storage import Store
     index = Store("r", "s", "k", "us-east-1").SubscriberRow.by_address
     props = template["SubscribersTable"]["Properties"]
     (gsi,) = props["GlobalSecondaryIndexes"]          # CloudFormation adds one per update
@@ -498,7 +498,7 @@ def test_every_public_get_is_cached_and_everything_else_passes_through(template)
 
 
 def test_public_ttls_follow_the_origins_cache_control(template):
-    from chalicelib.caching import PUBLIC_CACHE_CONTROL
+    from chalicelib.core.caching import PUBLIC_CACHE_CONTROL
     directives = dict(d.strip().partition("=")[::2] for d in PUBLIC_CACHE_CONTROL.split(","))
     max_age = int(directives["max-age"])
     assert "stale-while-revalidate" in directives
@@ -529,7 +529,7 @@ def test_the_app_gets_the_visitors_address_from_cloudfront(template):
 
 
 def test_cloudfront_proves_itself_to_the_api_so_viewer_addresses_can_be_believed(doc, template):
-    # chalicelib/http.py client_addresses: the app believes CloudFront-Viewer-Address only on a
+    # chalicelib/web/httpkit.py client_addresses: the app believes CloudFront-Viewer-Address only on a
     # request carrying the secret CloudFront adds; a caller straight to execute-api has not got it.
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     api = next(o for o in cfg["Origins"] if o["Id"] == "api")
@@ -657,7 +657,7 @@ def test_package_refuses_a_status_file_that_is_not_offsite(tmp_path):
 def test_the_static_copys_heartbeat_comes_from_s3_and_is_never_served_stale(template):
     """The S3 copy of the page reads /heartbeat.json for its data's age; only S3 has that key
     (the API would answer 403, which is no failover code), and S3 stores it as no-cache."""
-    from chalicelib.static_copy import HEARTBEAT_KEY
+    from chalicelib.adapters.static_copy import HEARTBEAT_KEY
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     b = behaviour_for(cfg, "/" + HEARTBEAT_KEY)
     assert b["TargetOriginId"] == "static" and b["CachePolicyId"] == {"Ref": "PublicCachePolicy"}
