@@ -168,6 +168,15 @@ class Container:
         return self._get("deliveries", build)
 
     @property
+    def dead_letters(self):
+        """The one dead-letter queue, as the operator CLI reads it (`outpost dead-letters`)."""
+        def build():
+            from .queues import DeadLetterQueue  # lazy: each Lambda builds only what it uses
+            s = self.settings
+            return DeadLetterQueue(s.aws_region, s.delivery_dlq_url, s.delivery_queue_url)
+        return self._get("dead_letters", build)
+
+    @property
     def channel_resolver(self):
         """How the channel sender looks names up (None: the system's DNS). Tests point the
         services' real host names (hooks.slack.com...) at fakes on 127.0.0.1."""

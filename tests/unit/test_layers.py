@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "chalicelib"
 
-PURE = {"audience", "audit", "aws_limits", "budget", "caching", "conditions", "deliveries", "errors",
+PURE = {"audience", "audit", "aws_limits", "budget", "caching", "conditions", "dead_letters",
+        "deliveries", "errors",
         "heartbeats", "history", "incidents", "model", "outbox", "reports", "snapshot",
         "snapview", "status", "uptime", "windows"}
 ADAPTERS = {"storage", "heartbeat_store", "notify", "queues", "static_copy", "webhooks",
