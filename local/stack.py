@@ -153,10 +153,11 @@ DELIVERY_POLLERS = 3          # Lambda runs several workers on a busy queue; so 
 
 
 def _delivery_queues() -> None:
-    """The delivery worker's queue and its dead-letter queue (after 5 receives, as deployed)."""
+    """The delivery worker's queue and the one dead-letter queue (after 5 receives, as deployed;
+    the app's SNS subscriptions point at it too, as UPDATES_DLQ_ARN)."""
     import boto3
     sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="outpost-local-deliveries-dlq")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="outpost-local-dead-letters")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName="outpost-local-deliveries", Attributes={
@@ -165,6 +166,7 @@ def _delivery_queues() -> None:
         "QueueUrl"]
     os.environ["DELIVERY_QUEUE_URL"] = url
     os.environ["DELIVERY_DLQ_URL"] = dlq
+    os.environ["UPDATES_DLQ_ARN"] = dlq_arn
 
 
 def _poll_deliveries(app, stop: threading.Event) -> None:

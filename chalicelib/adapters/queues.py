@@ -56,3 +56,74 @@ class DeliveryQueue:
             return
         self.client.send_message(QueueUrl=self.dead_letter_url,
                                  MessageBody=deliveries.dead_letter(body, reason))
+
+
+class DeadLetterQueue:
+    """The one dead-letter queue (infra/resources.yaml), read by the operator CLI: list what
+    is in it, and move the deliveries back to the delivery queue. SQS's own redrive
+    (StartMessageMoveTask) moves every letter to one queue, and the others (SNS envelopes,
+    Lambda's failure records) are not deliveries."""
+
+    # how long a letter being looked at stays hidden from the next look (and the alarm)
+    LOOK_SECONDS = 30
+
+    def __init__(self, region: str, url: Optional[str], delivery_url: Optional[str]):
+        self.region, self.url, self.delivery_url = region, url, delivery_url
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3  # cold start: boto3 loads on first use
+            self._client = boto3.client("sqs", region_name=self.region)
+        return self._client
+
+    def _url(self) -> str:
+        if not self.url:
+            raise QueueFailed("DELIVERY_DLQ_URL is not set: no dead-letter queue to read")
+        return self.url
+
+    def _take(self, limit: int) -> list[dict]:
+        """Up to `limit` letters, each hidden for LOOK_SECONDS (a bounded look: SQS hands out
+        at most 10 per call, and a letter already taken is not handed out again meanwhile)."""
+        out: list[dict] = []
+        while len(out) < limit:
+            resp = self.client.receive_message(
+                QueueUrl=self._url(), MaxNumberOfMessages=min(10, limit - len(out)),
+                VisibilityTimeout=self.LOOK_SECONDS, WaitTimeSeconds=1)
+            got = resp.get("Messages", [])
+            if not got:
+                break
+            out.extend(got)
+        return out
+
+    def _show_again(self, messages: list[dict]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            self.client.change_message_visibility_batch(QueueUrl=self._url(), Entries=[
+                {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for k, m in enumerate(chunk)])
+
+    def peek(self, limit: int) -> list[str]:
+        """The bodies of up to `limit` letters, left in the queue."""
+        messages = self._take(limit)
+        self._show_again(messages)
+        return [m["Body"] for m in messages]
+
+    def replay(self, wanted, limit: int) -> tuple[int, int]:
+        """Move each letter whose body `wanted` accepts to the delivery queue (sent first,
+        then deleted: a failure between the two repeats a delivery, never loses one). Returns
+        (moved, left)."""
+        if not self.delivery_url:
+            raise QueueFailed("DELIVERY_QUEUE_URL is not set: nowhere to replay deliveries to")
+        messages = self._take(limit)
+        moved, kept = 0, []
+        for m in messages:
+            if not wanted(m["Body"]):
+                kept.append(m)
+                continue
+            self.client.send_message(QueueUrl=self.delivery_url, MessageBody=m["Body"])
+            self.client.delete_message(QueueUrl=self._url(), ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+        self._show_again(kept)
+        return moved, len(kept)

@@ -19,8 +19,11 @@ import click
 import requests
 
 from .. import wiring
+from ..adapters.queues import DeadLetterQueue
+from ..core import dead_letters
 from ..core.audit import iam_actor
 from ..core.conditions import ConditionError, parse_duration
+from ..core.errors import QueueFailed
 from ..usecases import backup as b
 from ..usecases.backup import Progress
 from ..usecases.manage import mint_key, revoke_key
@@ -78,6 +81,12 @@ class Api:
 
     def manage(self, method: str, path: str, body=None, headers=None):
         return self.request(method, f"/api/v1/pages/{self.page_id()}{path}", body, headers=headers)
+
+def _dead_letter_queue(obj) -> DeadLetterQueue:
+    """The one dead-letter queue (and the delivery queue replays go to), from the settings."""
+    s = obj["container"].settings
+    return DeadLetterQueue(s.aws_region, s.delivery_dlq_url, s.delivery_queue_url)
+
 
 
 def _default_key() -> Optional[str]:
@@ -568,6 +577,45 @@ def backup_verify(file, local, no_record):
     except Exception as exc:                         # noqa: BLE001 - the proof stands anyway
         raise click.ClickException(f"verified, but could not record it: {exc}") from None
     click.echo(f"recorded as the last verified backup; the page shows {shown}")
+
+
+@main.group("dead-letters")
+@click.option("--local", is_flag=True, help="Use the running local stack's queues.")
+@click.pass_obj
+def dead_letters_group(obj, local):
+    """What failed for good, from the one dead-letter queue (NotificationsAlarm watches it;
+    needs AWS credentials and DELIVERY_DLQ_URL, the stack output DeadLetterQueueUrl)."""
+    obj["container"] = _container(local)
+
+
+@dead_letters_group.command("list")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_obj
+def dead_letters_list(obj, limit):
+    """One line per letter: its kind, who gave up on it, and why."""
+    try:
+        bodies = _dead_letter_queue(obj).peek(limit)
+    except QueueFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    for body in bodies:
+        letter = dead_letters.classify(body)
+        click.echo(f"{letter.kind:<10} {letter.source}  {letter.summary}")
+    click.echo(f"{len(bodies)} letter(s) shown", err=True)
+
+
+@dead_letters_group.command("replay")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 10000))
+@click.pass_obj
+def dead_letters_replay(obj, limit):
+    """Move the webhook, channel and social deliveries back to the delivery queue (once the
+    receiver is fixed: each gets a fresh day of retries); every other letter stays."""
+    try:
+        moved, left = _dead_letter_queue(obj).replay(
+            lambda body: dead_letters.classify(body).replayable, limit)
+    except QueueFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"moved {moved} deliveries back to the delivery queue; {left} other letter(s) "
+               f"left (outpost dead-letters list)")
 
 
 if __name__ == "__main__":
