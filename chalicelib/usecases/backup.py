@@ -36,10 +36,16 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Protocol
 
 from ..core.errors import OutpostError, TooBusy, retry_on_conflict
 from ..core.snapshot import iso_ms
+from . import deps
+
+
+class Deps(deps.Clock, deps.Store, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 FORMAT = "outpost-backup"
 FORMAT_VERSION = 1
@@ -323,7 +329,7 @@ def domain_checks(scratch, wanted: dict) -> list[str]:
     return out
 
 
-def record_verified(c, doc: dict, report: VerifyReport, path: str) -> str:
+def record_verified(c: Deps, doc: dict, report: VerifyReport, path: str) -> str:
     """Remember the verified export in the SOURCE deployment and show it on the page now:
     `backup#last_verified`, and the snapshot's outpost.last_verified_backup (patched in place,
     conditionally on its version, so the page need not be rebuilt from a local status file)."""

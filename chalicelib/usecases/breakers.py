@@ -4,15 +4,21 @@ state table, `breaker#<kind>:<id>`, changed by the pure rules in chalicelib.core
 is paused: its deliveries are held, not dropped, and one of them now and then probes it."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from ..core import deliveries
 from ..core.errors import TooBusy, retry_on_conflict
+from . import deps
+
+
+class Deps(deps.Clock, deps.Store, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 PROBE_AGAIN = 60.0          # seconds a delivery waits when another one holds the probe
 
 
-def gate(c, key: str, now: float, lease: float) -> tuple[str, float]:
+def gate(c: Deps, key: str, now: float, lease: float) -> tuple[str, float]:
     """("go", 0) or ("hold", until); a paused destination lets one delivery through to probe
     it, holding the probe for `lease` seconds."""
     def attempt() -> tuple[str, float]:
@@ -28,7 +34,7 @@ def gate(c, key: str, now: float, lease: float) -> tuple[str, float]:
         return "hold", now + PROBE_AGAIN            # others keep probing it; look again later
 
 
-def change(c, key: str, rule: Callable[[Optional[dict]], tuple]) -> Optional[dict]:
+def change(c: Deps, key: str, rule: Callable[[Optional[dict]], tuple]) -> Optional[dict]:
     """Apply `rule(doc) -> (new doc or None, flipped)`; the new document when the breaker
     flipped (paused or resumed: the operators are told), else None."""
     def attempt() -> Optional[dict]:

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
+from typing import Optional, Protocol
 
 from ..adapters import channel_send
 from ..core.deliveries import Delivery
 from ..render import messages
-from . import sends
+from . import deps, sends
 from .channels import alert_event_id, queue
 from .fences import once
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.Notifier, deps.Deliveries, deps.ChannelResolver, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.channels")
 
@@ -24,7 +30,7 @@ def fence(d: Delivery) -> str:
     return f"sent#{d.event}#channel:{d.sub}"
 
 
-def deliver(c, d: Delivery, now: float) -> str:
+def deliver(c: Deps, d: Delivery, now: float) -> str:
     """Send one queued channel message (the delivery worker's `channel` kind); returns what
     happened, for the log and tests."""
     channel = next((ch for ch in c.config.channels if ch.name == d.sub), None)
@@ -46,7 +52,7 @@ def deliver(c, d: Delivery, now: float) -> str:
                                  lambda doc: _tell_operators(c, channel.name, plugin, doc))
 
 
-def _send(c, plugin, url: str, d: Delivery) -> channel_send.Outcome:
+def _send(c: Deps, plugin, url: str, d: Delivery) -> channel_send.Outcome:
     msg = json.loads(d.body)
     body_max, title_max = channel_send.limits(plugin)
     title, text = messages.channel_fit(msg["title"], msg["text"], msg.get("link") or "",
@@ -62,7 +68,7 @@ def _breaker_key(name: str) -> str:
     return f"breaker#channel:{name}"
 
 
-def _tell_operators(c, name: str, plugin, doc: dict) -> None:
+def _tell_operators(c: Deps, name: str, plugin, doc: dict) -> None:
     """On the operator topic and the other alert channels (this one is not listening)."""
     page = c.config.page.name
     where = f"{name} ({channel_send.service(plugin)})"

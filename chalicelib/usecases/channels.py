@@ -23,11 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Protocol
 
 from ..core.deliveries import Delivery
 from ..core.errors import QueueFailed
 from ..render import messages
+from . import deps
 from .fences import current_fence, once
+
+
+class Deps(deps.Clock, deps.Settings, deps.Config, deps.Store, deps.Deliveries, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.channels")
 TEXT_QUEUED = 20_000          # characters of an alert queued; channels take CHANNEL_MAX of it
@@ -46,7 +53,7 @@ def alert_event_id(subject: str, text: str, now: float) -> str:
     return f"alert:{digest}:{int(now // 3600)}"
 
 
-def enqueue_alert(c, subject: str, text: str) -> int:
+def enqueue_alert(c: Deps, subject: str, text: str) -> int:
     """Queue an operator alert for every channel that carries alerts; how many were queued."""
     targets = [ch.name for ch in c.config.channels if ch.alerts]
     if not targets:
@@ -57,7 +64,7 @@ def enqueue_alert(c, subject: str, text: str) -> int:
                   {"title": subject, "text": body, "link": link, "type": "warning"}, now)
 
 
-def enqueue_update(c, event_id: str, incident_v2: dict, update: dict, link: str) -> int:
+def enqueue_update(c: Deps, event_id: str, incident_v2: dict, update: dict, link: str) -> int:
     """Queue a public incident or maintenance update for the channels with `incidents`, once
     per event (a replayed stream record queues nothing)."""
     targets = [ch.name for ch in c.config.channels if ch.public]
@@ -72,7 +79,7 @@ def enqueue_update(c, event_id: str, incident_v2: dict, update: dict, link: str)
     return queued[0] if queued else 0
 
 
-def queue(c, event_id: str, targets: list[str], message: dict, now: float) -> int:
+def queue(c: Deps, event_id: str, targets: list[str], message: dict, now: float) -> int:
     if not c.settings.delivery_queue_url:
         log.warning("DELIVERY_QUEUE_URL is not set; %s was not queued for channels %s",
                     event_id, ", ".join(targets))

@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Protocol
 
 from ..core.metrics import emit_results
 from ..core.model import Monitor
+from . import deps
 from .rounds import probe_round, record_round, run_round
+
+
+class Deps(deps.Clock, deps.Sleep, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.HeartbeatStore, deps.Probes, deps.Notifier, deps.PublicCache, deps.StaticCopy,
+           Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.checker")
 # Seconds a slot needs beyond its longest timeout: run_checks' grace plus the round's writes.
@@ -34,7 +42,7 @@ def plan(monitors: Iterable[Monitor], period: float) -> list[tuple[float, tuple[
     return [(offset, tuple(ids)) for offset, ids in sorted(slots.items())]
 
 
-def run_scheduled(c, regions: Optional[Iterable[str]] = None,
+def run_scheduled(c: Deps, regions: Optional[Iterable[str]] = None,
                   time_left: Optional[Callable[[], float]] = None) -> list:
     """One scheduled invocation: every slot of the plan, each a round (rounds.run_round).
 
@@ -86,7 +94,7 @@ def run_scheduled(c, regions: Optional[Iterable[str]] = None,
     return [r for r in reports if r is not None]
 
 
-def run_invocation(c, lambda_context=None) -> dict:
+def run_invocation(c: Deps, lambda_context=None) -> dict:
     """The scheduled handler's body: every round of this invocation, summed up for the log."""
     remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
     reports = run_scheduled(c, time_left=(lambda: remaining() / 1000) if remaining else None)

@@ -21,7 +21,7 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Protocol
 
 from .. import __version__
 from ..adapters.webhooks import DeliveryFailed, post
@@ -29,9 +29,16 @@ from ..core import deliveries
 from ..core.audience import wants
 from ..core.deliveries import Delivery
 from ..core.errors import QueueFailed
-from . import sends, social
+from . import deps, sends, social
 from .fences import once
 from .subscriber_links import mask, unsubscribe_url
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.Notifier, deps.Deliveries, deps.ChannelResolver, deps.PublicCache,
+           deps.SocialPosters, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.deliver")
 LEASE_SECONDS = sends.LEASE_SECONDS
@@ -49,7 +56,7 @@ def fanout_spec(components, body: dict) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def enqueue_event(c, event_id: str, components, body: dict) -> int:
+def enqueue_event(c: Deps, event_id: str, components, body: dict) -> int:
     """Queue this event for every active webhook that wants it; returns how many deliveries
     were queued now (a replay queues none). The caller (stream consumer, housekeeping) queues
     the first page of webhooks only; the worker fans out the rest a page per message, so what
@@ -58,7 +65,7 @@ def enqueue_event(c, event_id: str, components, body: dict) -> int:
     return _fan_out(c, Delivery("fanout", event_id, "", c.clock(), fanout_spec(components, body)))
 
 
-def _fan_out(c, d: Delivery) -> int:
+def _fan_out(c: Deps, d: Delivery) -> int:
     """One page of a fan-out, fenced by (event, page): a replay or a redelivered message
     queues nothing twice. Should a crash land between queueing and the fence's record, the
     page is queued again, and the (event, destination) fence of the post absorbs the copies."""
@@ -68,7 +75,7 @@ def _fan_out(c, d: Delivery) -> int:
     return queued[0] if queued else 0
 
 
-def _queue_page(c, d: Delivery) -> int:
+def _queue_page(c: Deps, d: Delivery) -> int:
     spec = json.loads(d.body)
     subs, nxt = c.store.subscriber_page("webhook", json.loads(d.cursor) if d.cursor else None,
                                         FANOUT_PAGE)
@@ -91,7 +98,7 @@ def _queue_page(c, d: Delivery) -> int:
     return len(items)
 
 
-def enqueue_verification(c, sub_id: str) -> None:
+def enqueue_verification(c: Deps, sub_id: str) -> None:
     """Queue the url_verification challenge of a new webhook subscriber."""
     d = Delivery("verify", f"verify:{secrets.token_hex(8)}", sub_id, c.clock())
     sends.requeue(c, d, d.first_at)
@@ -99,7 +106,7 @@ def enqueue_verification(c, sub_id: str) -> None:
 
 # -- the worker ----------------------------------------------------------------------------------
 
-def handle_messages(c, records: list[dict]) -> dict:
+def handle_messages(c: Deps, records: list[dict]) -> dict:
     """One SQS batch, each message in its own thread: a batch of slow receivers costs one
     deadline, not one each. Returns Lambda's partial-batch response; only a message whose
     handling hit an error of ours (DynamoDB, SQS) is left for SQS to deliver again. Failures of
@@ -119,7 +126,7 @@ def handle_messages(c, records: list[dict]) -> dict:
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
 
-def process(c, body: str) -> str:
+def process(c: Deps, body: str) -> str:
     """Handle one queued delivery; returns what happened (for the log and tests)."""
     now = c.clock()
     try:
@@ -152,7 +159,7 @@ def process(c, body: str) -> str:
     return _deliver_event(c, d, sub, now)
 
 
-def _post(c, sub: dict, event_id: str, body: bytes, read_body: int = 0):
+def _post(c: Deps, sub: dict, event_id: str, body: bytes, read_body: int = 0):
     """(Reply, None) for any answer, (None, reason) for none within the deadline."""
     headers = {"Content-Type": "application/json",
                "User-Agent": f"Outpost/{__version__} (+{c.config.page.url}; webhook)",
@@ -165,7 +172,7 @@ def _post(c, sub: dict, event_id: str, body: bytes, read_body: int = 0):
         return None, str(exc)
 
 
-def _deliver_event(c, d: Delivery, sub: dict, now: float) -> str:
+def _deliver_event(c: Deps, d: Delivery, sub: dict, now: float) -> str:
     def send() -> Optional[str]:
         reply, error = _post(c, sub, d.event, d.body)
         return None if reply is not None and 200 <= reply.status < 300 else \
@@ -174,7 +181,7 @@ def _deliver_event(c, d: Delivery, sub: dict, now: float) -> str:
                                  lambda doc: _tell_operators(c, sub, doc))
 
 
-def _verify(c, d: Delivery, sub: dict) -> str:
+def _verify(c: Deps, d: Delivery, sub: dict) -> str:
     challenge = sub.get("challenge")
     if sub.get("state") != "pending" or not challenge:
         return "not pending"
@@ -191,7 +198,7 @@ def _verify(c, d: Delivery, sub: dict) -> str:
     return "retry"
 
 
-def activate(c, sub_id: str) -> bool:
+def activate(c: Deps, sub_id: str) -> bool:
     """pending -> active with conditional writes (chalicelib/adapters/storage): an unsubscribe or
     erase that lands meanwhile stands, and of two racing echoes one wins."""
     owner, now = secrets.token_hex(8), c.clock()
@@ -206,7 +213,7 @@ def _breaker_key(sub_id: str) -> str:
     return f"breaker#webhook:{sub_id}"
 
 
-def _tell_operators(c, sub: dict, doc: dict) -> None:
+def _tell_operators(c: Deps, sub: dict, doc: dict) -> None:
     cfg = c.config
     where = mask(sub)
     if doc["state"] == "open":

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Protocol
 from urllib.parse import urlsplit
 
 from ..core.errors import Busy
 from ..core.model import CheckResult
+from . import deps
 from .fences import once
+
+
+class Deps(deps.Clock, deps.Config, deps.Store, deps.Notifier, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.expiry")
 THRESHOLDS_DAYS = (14, 7, 3)
@@ -72,7 +78,7 @@ def _host(url: Optional[str]) -> Optional[str]:
         return None
 
 
-def send_heads_ups(c, results: list[CheckResult]) -> None:
+def send_heads_ups(c: Deps, results: list[CheckResult]) -> None:
     """Send what is due, once each. Never raises: a round must not fail over a warning."""
     try:
         now = c.clock()

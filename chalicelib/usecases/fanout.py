@@ -10,21 +10,29 @@ Webhooks are never posted from here: they are queued for the delivery worker (ch
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from ..core import deliveries, incidents, outbox
 from ..core.audience import wants
 from ..core.errors import retry_on_conflict
 from ..core.snapshot import incident_v2, iso_ms, public_id
 from ..render import messages
-from . import channels, manage, social
+from . import channels, deps, manage, social
 from .deliver import enqueue_event, fanout_spec
 from .fences import once
 from .subscriber_links import unsubscribe_url
 
+
+class Deps(deps.Clock, deps.Jitter, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.Notifier, deps.Deliveries, deps.ChannelResolver, deps.PublicCache,
+           deps.SocialPosters, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
+
 log = logging.getLogger("outpost.fanout")
 
 
-def _rows(c) -> dict:
+def _rows(c: Deps) -> dict:
     snap, _ = c.public_cache.snapshot()
     cfg = c.config
     by_id = {r["id"]: r for r in snap["components"]}
@@ -33,7 +41,7 @@ def _rows(c) -> dict:
                   if public_id(cfg.page.id, "component", comp.id) in by_id}
 
 
-def deliver(c, event: outbox.Event) -> int:
+def deliver(c: Deps, event: outbox.Event) -> int:
     """Send one event on every channel; returns how many sends happened now."""
     if event.kind == "incident_update":
         return _deliver_incident(c, event)
@@ -54,7 +62,7 @@ def deliver(c, event: outbox.Event) -> int:
 PENDING = "pending_components"
 
 
-def _update_pending(c, change) -> dict:
+def _update_pending(c: Deps, change) -> dict:
     def attempt() -> dict:
         pending, version = c.store.load_document(PENDING)
         new = change(pending or {})
@@ -64,7 +72,7 @@ def _update_pending(c, change) -> dict:
     return retry_on_conflict(attempt, what="pending component changes")
 
 
-def flush_component_updates(c) -> int:
+def flush_component_updates(c: Deps) -> int:
     """Send the component changes that held for the debounce window (run every minute): a
     flapping component produces one message, or none if it came back, not ten."""
     pending, _ = c.store.load_document(PENDING)
@@ -78,7 +86,7 @@ def flush_component_updates(c) -> int:
     return sent
 
 
-def _deliver_incident(c, event: outbox.Event) -> int:
+def _deliver_incident(c: Deps, event: outbox.Event) -> int:
     cfg = c.config
     snap, rows = _rows(c)
     v2 = incident_v2(event.incident, cfg.page.id, cfg.page.url, rows, cfg.page.time_zone)
@@ -105,7 +113,7 @@ def _deliver_incident(c, event: outbox.Event) -> int:
     return sent
 
 
-def _deliver_component(c, event: outbox.Event) -> int:
+def _deliver_component(c: Deps, event: outbox.Event) -> int:
     cfg = c.config
     snap, rows = _rows(c)
     row = rows.get(event.component)
@@ -128,7 +136,7 @@ def _deliver_component(c, event: outbox.Event) -> int:
     return sent
 
 
-def _auto_incident(c, event: outbox.Event, name: str, scope_text) -> None:
+def _auto_incident(c: Deps, event: outbox.Event, name: str, scope_text) -> None:
     """Open (or move to monitoring) Outpost's own incident; replays are fenced by the event id."""
     ops = c.config.operations
     action = incidents.auto_incident(event.component, name, event.new_status, scope_text,
@@ -144,7 +152,7 @@ def _auto_incident(c, event: outbox.Event, name: str, scope_text) -> None:
             c, action[1], action[2], actor, action="incident.auto_monitor")[0]["id"])
 
 
-def nudge_quiet_incidents(c) -> int:
+def nudge_quiet_incidents(c: Deps) -> int:
     """Remind the operators of open incidents that have said nothing for `update_reminder`:
     users left in the dark lose trust. At most once per interval per incident."""
     every = c.config.operations.update_reminder
@@ -166,11 +174,11 @@ def nudge_quiet_incidents(c) -> int:
     return sent
 
 
-def messages_ts(c, epoch: float) -> str:
+def messages_ts(c: Deps, epoch: float) -> str:
     return iso_ms(epoch, c.config.page.time_zone)
 
 
-def _webhooks_for(c, components) -> list[dict]:
+def _webhooks_for(c: Deps, components) -> list[dict]:
     subs = c.store.subscribers(kind="webhook", state="active")
     return [s for s in subs if wants(s["components"], components)]
 
@@ -185,7 +193,7 @@ def _incident_bodies(body: dict, update: dict):
     yield {**body, "incident": {**latest, "incident_updates": [short]}}
 
 
-def _enqueue_webhooks(c, event_id: str, components, bodies) -> int:
+def _enqueue_webhooks(c: Deps, event_id: str, components, bodies) -> int:
     """Queue the event for the webhooks that want it (the delivery worker posts it; nothing
     here connects to a subscriber, and past the first page the worker does the fan-out).
     Returns how many were queued now; a replay queues none."""
@@ -199,7 +207,7 @@ def _enqueue_webhooks(c, event_id: str, components, bodies) -> int:
     return 0
 
 
-def handle_records(c, records: list[dict]) -> dict:
+def handle_records(c: Deps, records: list[dict]) -> dict:
     """A stream batch; returns Lambda's partial-batch response so only failures retry."""
     decode = c.store.decode_stream_image
     c.public_cache.invalidate()         # render with the snapshot the change just produced
@@ -223,7 +231,7 @@ def handle_records(c, records: list[dict]) -> dict:
     return {"batchItemFailures": []}
 
 
-def _report_poison(c, seq, exc) -> None:
+def _report_poison(c: Deps, seq, exc) -> None:
     try:
         once(c, f"poison:{seq}#operator", lambda: c.notifier.publish_operator(
             f"[{c.config.page.name}] unreadable stream record skipped",

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import secrets
 from contextvars import ContextVar
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from ..core.errors import Busy
+from . import deps
+
+
+class Deps(deps.Clock, deps.Store, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 LEASE_SECONDS = 60.0
 
@@ -22,7 +28,7 @@ LEASE_SECONDS = 60.0
 current_fence: ContextVar[Optional[str]] = ContextVar("current_fence", default=None)
 
 
-def once(c, key: str, send: Callable[[], Optional[str]]) -> bool:
+def once(c: Deps, key: str, send: Callable[[], Optional[str]]) -> bool:
     """Run `send` unless this key was already sent; True when it ran now."""
     pk = f"sent#{key}"
     owner = secrets.token_hex(8)

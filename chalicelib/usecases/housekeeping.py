@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
+from . import deps
 from .fanout import flush_component_updates, nudge_quiet_incidents
 from .manage import Actor, advance_maintenance
 from .mentions import schedule_polls
 from .reporting import sweep as sweep_reports
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.Notifier, deps.Deliveries, deps.ChannelResolver, deps.PublicCache,
+           deps.SocialPosters, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.housekeeping")
 
@@ -17,7 +25,7 @@ log = logging.getLogger("outpost.housekeeping")
 HOUSEKEEPING_RESERVE = 5.0
 
 
-def housekeeping(c, run_id: str, time_left: Optional[Callable[[], float]] = None,
+def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] = None,
                  reserve: float = HOUSEKEEPING_RESERVE) -> int:
     """What the scheduler does after checking: maintenance that starts or ends by itself,
     reminders for quiet incidents, debounced component changes (queued, never posted here),

@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from ..core import audit, budget
 from ..core import incidents as core
@@ -19,7 +19,14 @@ from ..core.errors import (Conflict, FeedChanged, IdempotencyInFlight, Idempoten
                            IdempotencyTaken, IncidentChanged, NotFound, PreconditionFailed,
                            retry_on_conflict)
 from ..core.snapshot import known_components
+from . import deps
 from .publish import republish
+
+
+class Deps(deps.Clock, deps.Env, deps.Settings, deps.Config, deps.Store, deps.Notifier,
+           deps.PublicCache, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.manage")
 FEED_KEEP = 200           # most recent incidents kept in the public feed (open ones always kept)
@@ -63,7 +70,7 @@ def _audit(actor: Actor, action: str, doc: dict, before: Optional[int], after: O
             "after_version": after, "idempotency_key": idempotency_key}
 
 
-def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
+def _commit(c: Deps, doc: dict, version: Optional[int], action: str, actor: Actor,
             idempotency=None, idem_key: Optional[str] = None,
             response_of: Optional[Callable[[dict, int], dict]] = None) -> int:
     """Write the incident with the feed and audit, retrying only the feed race."""
@@ -89,7 +96,7 @@ def _commit(c, doc: dict, version: Optional[int], action: str, actor: Actor,
     return new_version
 
 
-def create_incident(c, payload: Any, actor: Actor, idempotency_key: Optional[str] = None,
+def create_incident(c: Deps, payload: Any, actor: Actor, idempotency_key: Optional[str] = None,
                     render: Callable[[dict], dict] = lambda d: d) -> tuple[dict, int, bool]:
     """(incident, version, replayed). A retry with the same Idempotency-Key returns the first."""
     now = c.clock()
@@ -119,14 +126,14 @@ def create_incident(c, payload: Any, actor: Actor, idempotency_key: Optional[str
     return doc, version, False
 
 
-def get_incident(c, incident_id: str) -> tuple[dict, int]:
+def get_incident(c: Deps, incident_id: str) -> tuple[dict, int]:
     doc, version = c.store.load_incident(incident_id)
     if doc is None or doc.get("deleted_at"):
         raise NotFound(incident_id)
     return doc, version
 
 
-def update_incident(c, incident_id: str, payload: Any, actor: Actor,
+def update_incident(c: Deps, incident_id: str, payload: Any, actor: Actor,
                     if_match: Optional[int] = None, action: str = "incident.update") -> tuple[dict, int]:
     """PATCH. With If-Match a stale version is refused; without it, a concurrent change is
     re-applied on top of the newer version (the PATCH only names the fields it changes)."""
@@ -146,7 +153,7 @@ def update_incident(c, incident_id: str, payload: Any, actor: Actor,
                              backoff=True)
 
 
-def delete_incident(c, incident_id: str, actor: Actor, if_match: Optional[int] = None) -> dict:
+def delete_incident(c: Deps, incident_id: str, actor: Actor, if_match: Optional[int] = None) -> dict:
     """An operator mistake: hidden from every public view, kept (and audited) in storage."""
     doc, version = get_incident(c, incident_id)
     if if_match is not None and if_match != version:
@@ -159,7 +166,7 @@ def delete_incident(c, incident_id: str, actor: Actor, if_match: Optional[int] =
     return doc
 
 
-def list_incidents(c, kind: Optional[str] = None, unresolved: bool = False) -> list[dict]:
+def list_incidents(c: Deps, kind: Optional[str] = None, unresolved: bool = False) -> list[dict]:
     feed, _ = c.store.load_incident_feed()
     docs = [d for d in feed if not d.get("deleted_at")]
     if kind == "scheduled":
@@ -171,7 +178,7 @@ def list_incidents(c, kind: Optional[str] = None, unresolved: bool = False) -> l
     return docs
 
 
-def advance_maintenance(c, actor: Actor) -> list[tuple[str, str]]:
+def advance_maintenance(c: Deps, actor: Actor) -> list[tuple[str, str]]:
     """Start and complete scheduled maintenance whose time has come (run by the scheduler)."""
     moved = []
     now = c.clock()
@@ -190,7 +197,7 @@ def advance_maintenance(c, actor: Actor) -> list[tuple[str, str]]:
 
 # -- component overrides ---------------------------------------------------------------------
 
-def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> str:
+def set_component(c: Deps, component_id: str, status: Optional[str], actor: Actor) -> str:
     """Pin a component's status (None clears the pin and lets the checker speak again)."""
     key = known_components(c.config).get(component_id)
     if key is None:
@@ -219,7 +226,7 @@ def set_component(c, component_id: str, status: Optional[str], actor: Actor) -> 
 
 # -- operator keys -------------------------------------------------------------------------------
 
-def mint_key(c, name: str, scopes, expires_at: Optional[float] = None, actor=None) -> str:
+def mint_key(c: Deps, name: str, scopes, expires_at: Optional[float] = None, actor=None) -> str:
     """Create an operator key and return it; this is the only time the secret exists in clear.
     Audited with the key's id, name and scopes (never its secret); `actor` defaults to the
     IAM side, which is the only way keys are made."""
@@ -232,7 +239,7 @@ def mint_key(c, name: str, scopes, expires_at: Optional[float] = None, actor=Non
     return full
 
 
-def revoke_key(c, key_id: str, actor=None) -> bool:
+def revoke_key(c: Deps, key_id: str, actor=None) -> bool:
     """Revoke a key (it stops working within auth.KEY_CACHE_SECONDS), audited; False when
     there is no such key."""
     record = audit.entry(actor or audit.iam_actor("unknown"), "key.revoke", f"key/{key_id}",

@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 from datetime import timezone
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 from ..core import reports as report_rules
 from ..core.deliveries import Delivery
@@ -31,6 +31,12 @@ from ..core.errors import Conflict
 from ..core.timefmt import parse_iso
 from ..render import posts
 from ..render.common import UNRESOLVED
+from . import deps
+
+
+class Deps(deps.Clock, deps.Config, deps.Store, deps.Deliveries, deps.PublicCache, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.mentions")
 COUNTER = "m#mentions"
@@ -38,7 +44,7 @@ FRESH = 900.0                  # seconds: older mentions (a first poll's backlog
 RECORD_TTL = 8 * 86400         # as the report counters
 
 
-def schedule_polls(c) -> int:
+def schedule_polls(c: Deps) -> int:
     """Housekeeping: queue this minute's poll per platform (none when auto-reply is off)."""
     social = c.config.social
     if not social.auto_reply.enabled or not social.posting:
@@ -66,14 +72,14 @@ def _epoch(iso: str) -> Optional[float]:
     return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
-def open_incident(c) -> Optional[dict]:
+def open_incident(c: Deps) -> Optional[dict]:
     """The newest unresolved incident as the page shows it (Statuspage v2 shape), or None."""
     snap, _ = c.public_cache.snapshot()
     active = [i for i in snap.get("incidents") or () if i.get("status") in UNRESOLVED]
     return max(active, key=lambda i: i.get("created_at") or "", default=None)
 
 
-def poll(c, platform: str, client: Callable, failure: Callable) -> str:
+def poll(c: Deps, platform: str, client: Callable, failure: Callable) -> str:
     """The worker's side: read new mentions, count the ones asking about the service, and
     queue one reply per person per open incident, under the hourly cap. A failed poll is not
     retried: the next minute's poll reads from the same cursor."""
@@ -107,7 +113,7 @@ def poll(c, platform: str, client: Callable, failure: Callable) -> str:
     return f"polled {len(found)}: {len(asking)} asking, {queued} replies queued"
 
 
-def _reply(c, platform: str, asking: list, now: float) -> int:
+def _reply(c: Deps, platform: str, asking: list, now: float) -> int:
     incident = open_incident(c)
     if incident is None:
         return 0
@@ -139,7 +145,7 @@ def _reply(c, platform: str, asking: list, now: float) -> int:
     return queued
 
 
-def alert_line(c, now: float) -> str:
+def alert_line(c: Deps, now: float) -> str:
     """For the operators' report-spike alert: the second signal over the same window."""
     if not c.config.social.auto_reply.enabled:
         return ""

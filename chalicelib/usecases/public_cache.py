@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Optional
+from typing import Optional, Protocol
 
 from ..core.budget import history_parts, merge_history
 from ..core.errors import SnapshotUnavailable
 from ..core.history import fold_view, mark_stale, overlay
 from ..core.snapshot import build_snapshot
 from ..core.snapview import too_old
+from . import deps
+
+
+class Deps(deps.Clock, deps.Config, deps.Store, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost")
 
@@ -22,7 +28,7 @@ class PublicCache:
     A hot request does no DynamoDB call and no rendering: it looks up bytes and an ETag.
     """
 
-    def __init__(self, container, ttl: float = 5.0):
+    def __init__(self, container: Deps, ttl: float = 5.0):
         self.c = container
         self.ttl = ttl
         self._lock = threading.Lock()

@@ -6,7 +6,7 @@ mirrored to the static copy. A quiet round writes only the heartbeat (write on c
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Optional, Protocol
 
 from ..adapters.storage import Encoded
 from ..core import budget, reports
@@ -19,7 +19,14 @@ from ..core.snapshot import build_snapshot, iso_ms
 from ..core.snapview import data_as_of_epoch, outpost
 from ..core.uptime import DAYS, day_key, uptime_over
 from ..core.windows import active
+from . import deps
 from .fences import once
+
+
+class Deps(deps.Clock, deps.Env, deps.Settings, deps.Config, deps.Store, deps.Notifier,
+           deps.PublicCache, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost")
 MAX_CONFLICT_RETRIES = 5
@@ -27,7 +34,7 @@ MAX_CONFLICT_RETRIES = 5
 CREDIT_ROUNDS = 1.5
 
 
-def publish_round(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+def publish_round(c: Deps, states: dict[str, ComponentState], data_as_of: Optional[float],
                   views: dict) -> Optional[int]:
     """A check round's publish: the snapshot (and the static copy) only when what they say
     changed, or history must be folded in (history.must_fold); otherwise only the heartbeat,
@@ -40,7 +47,7 @@ def publish_round(c, states: dict[str, ComponentState], data_as_of: Optional[flo
         return None
 
 
-def _publish_round(c, states, data_as_of, views) -> int:
+def _publish_round(c: Deps, states, data_as_of, views) -> int:
     store, cfg = c.store, c.config
     credit = CREDIT_ROUNDS * cfg.checks.interval
     loaded = _page_inputs(store)
@@ -72,7 +79,7 @@ def _page_inputs(store) -> tuple[list, dict, list]:
     return incident_docs, manual, partial
 
 
-def _assemble(c, states, as_of: Optional[float], now: float, loaded,
+def _assemble(c: Deps, states, as_of: Optional[float], now: float, loaded,
               previous: Optional[dict] = None) -> dict:
     """The one place the snapshot is put together: built from the states, incidents and
     overrides; annotated (unknown, maintenance, and the staleness rule); with the report facts
@@ -86,7 +93,7 @@ def _assemble(c, states, as_of: Optional[float], now: float, loaded,
     return doc
 
 
-def republish(c) -> None:
+def republish(c: Deps) -> None:
     """After an operator's change (or new report counts): the page from the stored states,
     and this Lambda's read cache forgets its copy so the next read shows the change."""
     states, _ = c.store.load_component_states()
@@ -94,7 +101,7 @@ def republish(c) -> None:
     c.public_cache.invalidate()
 
 
-def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+def publish_snapshot(c: Deps, states: dict[str, ComponentState], data_as_of: Optional[float],
                      views: Optional[dict] = None) -> Optional[int]:
     """Rebuild the public document from component states, incidents and overrides; its version,
     or None when it could not be written.
@@ -111,7 +118,7 @@ def publish_snapshot(c, states: dict[str, ComponentState], data_as_of: Optional[
         return None
 
 
-def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
+def _publish(c: Deps, states: dict[str, ComponentState], data_as_of: Optional[float],
              views: Optional[dict], loaded: Optional[tuple] = None) -> int:
     store = c.store
     loaded = loaded or _page_inputs(store)
@@ -154,7 +161,7 @@ def _publish(c, states: dict[str, ComponentState], data_as_of: Optional[float],
     return retry_on_conflict(attempt, what="the snapshot", tries=MAX_CONFLICT_RETRIES)
 
 
-def _attach_reports(c, previous: Optional[dict], doc: dict) -> None:
+def _attach_reports(c: Deps, previous: Optional[dict], doc: dict) -> None:
     """Whether the page takes reports, and the public counts (kept by reporting.sweep).
     Never raises: a report problem must not stop the page from being published."""
     policy = c.config.reports
@@ -194,7 +201,7 @@ SNAPSHOT_ALERT_EVERY = 3600.0
 _local_alert = {"at": float("-inf")}
 
 
-def snapshot_not_written(c, exc: BaseException) -> None:
+def snapshot_not_written(c: Deps, exc: BaseException) -> None:
     """Say it loudly: a log line, an EMF metric (Outpost/SnapshotWriteFailed) on every failure,
     and at most one operator alert per hour. The fence is a token in the state table;
     when that table is what fails, a per-process fence keeps the alerts from flooding."""
@@ -228,7 +235,7 @@ def snapshot_not_written(c, exc: BaseException) -> None:
             log.exception("could not alert the operators about the snapshot")
 
 
-def _last_verified_backup(c, previous: Optional[dict], doc: dict) -> Optional[str]:
+def _last_verified_backup(c: Deps, previous: Optional[dict], doc: dict) -> Optional[str]:
     """When `outpost backup verify` last proved an export (ISO, page time zone), or None.
     Carried from the previous snapshot (the verify command patches it in); read from the state
     table only when there is no previous value to carry, so a round costs no extra read."""
@@ -245,7 +252,7 @@ def _last_verified_backup(c, previous: Optional[dict], doc: dict) -> Optional[st
     return iso_ms(record["verified_at"], doc["page"]["time_zone"])
 
 
-def _static_copy(c, doc: dict) -> bool:
+def _static_copy(c: Deps, doc: dict) -> bool:
     """Mirror the new snapshot to S3 when STATIC_BUCKET is set. Best effort: the snapshot is
     saved and the API serves it, so a failing copy is logged, never raised into the round.
     False when the copy failed (it is behind the snapshot)."""
@@ -262,7 +269,7 @@ def _static_copy(c, doc: dict) -> bool:
         return False
 
 
-def _reset_heartbeat(c, heartbeat: dict) -> None:
+def _reset_heartbeat(c: Deps, heartbeat: dict) -> None:
     """After a snapshot write: its spans are folded in. Unconditional: the snapshot's own
     conditional write made this writer the one that folded them. A failure is logged: the next
     fold sees a heartbeat from an older ledger and credits only one round (history.spans_for)."""
@@ -272,7 +279,7 @@ def _reset_heartbeat(c, heartbeat: dict) -> None:
         log.exception("could not reset the heartbeat after a snapshot write")
 
 
-def _static_heartbeat(c, heartbeat: dict) -> None:
+def _static_heartbeat(c: Deps, heartbeat: dict) -> None:
     """heartbeat.json in the static copy, when due (static_copy.StaticPublisher.beat)."""
     if not c.settings.static_bucket:
         return
@@ -282,7 +289,7 @@ def _static_heartbeat(c, heartbeat: dict) -> None:
         log.exception("heartbeat.json to s3://%s failed", c.settings.static_bucket)
 
 
-def _attach_history(c, previous: Optional[dict], doc: dict, views: Optional[dict],
+def _attach_history(c: Deps, previous: Optional[dict], doc: dict, views: Optional[dict],
                     spans: Optional[list] = None) -> list:
     """Carry the uptime and response-time history into the assembled snapshot. Returns the
     days this publish closed."""
@@ -293,7 +300,7 @@ def _attach_history(c, previous: Optional[dict], doc: dict, views: Optional[dict
                   spans)
 
 
-def _store_closed_days(c, closed: list) -> None:
+def _store_closed_days(c: Deps, closed: list) -> None:
     """One history item per component per closed day; a failure is logged, not raised: the
     same days are in the snapshot, and the next day's flush does not depend on this one."""
     if not closed:
@@ -305,7 +312,7 @@ def _store_closed_days(c, closed: list) -> None:
         log.exception("could not store %d closed history days", len(days))
 
 
-def _restore(c, doc: dict) -> Optional[dict]:
+def _restore(c: Deps, doc: dict) -> Optional[dict]:
     """History from the history table for a snapshot that has none (first publish after the
     snapshot was lost or the format changed). One query per component, only then."""
     since = day_key(c.clock() - DAYS * 86400, doc["page"]["time_zone"])

@@ -20,15 +20,21 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from ..core import reports as core
 from ..core.errors import Busy, Conflict
 from ..core.reports import ReportError
 from ..core.snapshot import iso_ms, known_components, public_id
-from . import mentions
+from . import deps, mentions
 from .fences import once
 from .publish import republish
+
+
+class Deps(deps.Clock, deps.Env, deps.Settings, deps.Config, deps.Store, deps.Notifier,
+           deps.Deliveries, deps.PublicCache, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.reports")
 STATE = core.STATE
@@ -49,18 +55,17 @@ class Client:
     source: Optional[str] = None
 
 
-def _salt(c) -> bytes:
-    # A deployment secret made once (first writer wins) and kept per warm Lambda.
-    return c._get("reports_salt", lambda: c.store.secret(
-        "reports", lambda: secrets.token_hex(32)).encode())
+def _salt(c: Deps) -> bytes:
+    # A deployment secret made once (first writer wins); the store keeps it per warm Lambda.
+    return c.store.secret("reports", lambda: secrets.token_hex(32)).encode()
 
 
-def client_hash(c, network: str) -> str:
+def client_hash(c: Deps, network: str) -> str:
     """A keyed hash of an address, for dedupe and caps: the address itself is never stored."""
     return hmac.new(_salt(c), network.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def submit(c, payload: Any, client: Client) -> dict:
+def submit(c: Deps, payload: Any, client: Client) -> dict:
     """Take one report: 4xx (ReportError) before any write when it is malformed, 429 over the
     caps, and one counted report per client and component per window."""
     policy = c.config.reports
@@ -99,13 +104,13 @@ def submit(c, payload: Any, client: Client) -> dict:
                        "miss. Updates are posted on the status page."}
 
 
-def _name(c, key: str) -> str:
+def _name(c: Deps, key: str) -> str:
     return next((comp.name for comp in c.config.components if comp.id == key), key)
 
 
 # -- the scheduler's sweep -----------------------------------------------------------------------
 
-def sweep(c) -> dict:
+def sweep(c: Deps) -> dict:
     """Count the window, find spikes, alert each once, keep the public counts current."""
     cfg = c.config
     policy = cfg.reports
@@ -147,7 +152,7 @@ def sweep(c) -> dict:
     return {"counts": counts, "spikes": sorted(detected), "alerted": alerted}
 
 
-def _alert_new_spikes(c, state: dict, version: int, tallies: dict, now: float) -> list[str]:
+def _alert_new_spikes(c: Deps, state: dict, version: int, tallies: dict, now: float) -> list[str]:
     """One alert per spike, fenced by (component, start bucket): a retried or overlapping sweep
     finds the fence done and sends nothing; a failed send is retried by the next sweep."""
     done = []
@@ -173,7 +178,7 @@ def _alert_new_spikes(c, state: dict, version: int, tallies: dict, now: float) -
     return done
 
 
-def _send_alert(c, key: str, spike: dict, tally: core.Tally) -> Optional[str]:
+def _send_alert(c: Deps, key: str, spike: dict, tally: core.Tally) -> Optional[str]:
     cfg = c.config
     pid = public_id(cfg.page.id, "component", key)
     snap, _ = c.public_cache.snapshot()
@@ -194,7 +199,7 @@ def _send_alert(c, key: str, spike: dict, tally: core.Tally) -> Optional[str]:
 
 # -- the snapshot's share, and the operators' view ----------------------------------------------
 
-def listing(c, component: Optional[str], limit: int) -> list[dict]:
+def listing(c: Deps, component: Optional[str], limit: int) -> list[dict]:
     """Newest reports first, with their notes (operators only)."""
     cfg = c.config
     key = None

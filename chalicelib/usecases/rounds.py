@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Collection, Iterable, Optional
+from typing import Collection, Iterable, Optional, Protocol
 
 from ..adapters.prober import run_checks
 from ..core.errors import retry_on_conflict
@@ -15,8 +15,15 @@ from ..core.model import ComponentState, Level, MonitorRegionState
 from ..core.status import damp, derive_component_states
 from ..core.uptime import day_key, record_rt
 from ..core.windows import silenced
+from . import deps
 from .expiry import send_heads_ups
 from .publish import publish_round
+
+
+class Deps(deps.Clock, deps.Env, deps.Settings, deps.Config, deps.Store, deps.HeartbeatStore,
+           deps.Probes, deps.Notifier, deps.PublicCache, deps.StaticCopy, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost")
 MAX_CONFLICT_RETRIES = 5
@@ -32,7 +39,7 @@ class RoundReport:
     snapshot_version: Optional[int]             # None: the snapshot could not be written
 
 
-def run_round(c, regions: Optional[Iterable[str]] = None,
+def run_round(c: Deps, regions: Optional[Iterable[str]] = None,
               monitor_ids: Optional[Collection[str]] = None) -> RoundReport:
     """Probe every monitor (or those in `monitor_ids`) from each region, damp per region, then
     re-derive the page. chalicelib.usecases.checker.run_scheduled runs several per invocation."""
@@ -42,7 +49,7 @@ def run_round(c, regions: Optional[Iterable[str]] = None,
     return record_round(c, regions, round_at, results)
 
 
-def probe_round(c, regions: tuple[str, ...], monitor_ids: Optional[Collection[str]] = None) -> list:
+def probe_round(c: Deps, regions: tuple[str, ...], monitor_ids: Optional[Collection[str]] = None) -> list:
 
     cfg = c.config
     unknown = [r for r in regions if r not in cfg.checks.regions]
@@ -58,7 +65,7 @@ def probe_round(c, regions: tuple[str, ...], monitor_ids: Optional[Collection[st
     return results
 
 
-def judge_heartbeats(c, monitors: list, region: str) -> list:
+def judge_heartbeats(c: Deps, monitors: list, region: str) -> list:
     """The round's verdicts on heartbeat monitors, from their stored beats (two BatchGetItems).
     A failed read gives no verdicts, not failures: after three rounds the page says unknown."""
     try:
@@ -71,7 +78,7 @@ def judge_heartbeats(c, monitors: list, region: str) -> list:
     return [r for r in out if r is not None]
 
 
-def record_round(c, regions: tuple[str, ...], round_at: float, results: list) -> RoundReport:
+def record_round(c: Deps, regions: tuple[str, ...], round_at: float, results: list) -> RoundReport:
     """One results item per region, the regions' damped views, then the page."""
     store = c.store
     by_region: dict[str, list] = {r: [] for r in regions}
@@ -92,7 +99,7 @@ def record_round(c, regions: tuple[str, ...], round_at: float, results: list) ->
                        transitions, version)
 
 
-def _fold_region(c, region: str, results: list) -> None:
+def _fold_region(c: Deps, region: str, results: list) -> None:
     """Apply this round to the region's damped views; a concurrent round means reload and redo."""
     policy, tz = c.config.checks, c.config.page.time_zone
     # A vendor page that could not be read says nothing about the vendor: no observation, so
@@ -114,7 +121,7 @@ def _fold_region(c, region: str, results: list) -> None:
     retry_on_conflict(fold, what=f"region {region}'s views", tries=MAX_CONFLICT_RETRIES)
 
 
-def refresh_page(c) -> tuple[dict[str, tuple[str, str]], int]:
+def refresh_page(c: Deps) -> tuple[dict[str, tuple[str, str]], int]:
     """Re-derive component states from every region and republish the snapshot.
 
     The component document is written only when a status or scope changes, conditionally on its

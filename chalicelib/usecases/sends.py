@@ -9,29 +9,34 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import replace
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Protocol, Union
 
 from ..core import deliveries
 from ..core.deliveries import Delivery
 from ..core.errors import QueueFailed
-from . import breakers
+from . import breakers, deps
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Settings, deps.Store, deps.Deliveries, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.deliver")
 LEASE_SECONDS = 60.0          # a claimed (event, destination) is someone's for this long
 
 
-def requeue(c, d: Delivery, now: float) -> None:
+def requeue(c: Deps, d: Delivery, now: float) -> None:
     if c.deliveries.send([d], now):
         raise QueueFailed(f"SQS refused delivery {d.kind} {d.event} to {d.sub}")
 
 
-def dead(c, d: Delivery, reason: str) -> str:
+def dead(c: Deps, d: Delivery, reason: str) -> str:
     log.error("%s delivery %s to %s stopped: %s", d.kind, d.event, d.sub, reason)
     c.deliveries.dead_letter(deliveries.encode(d), reason)
     return "dead"
 
 
-def retry_or_dead(c, d: Delivery, reason: str, permanent: bool = False) -> str:
+def retry_or_dead(c: Deps, d: Delivery, reason: str, permanent: bool = False) -> str:
     """After a failed send: again later with backoff, or (out of tries, or no use) parked."""
     nxt = None if permanent else deliveries.retry(d, c.clock(), c.uniform)
     if nxt is None:
@@ -40,7 +45,7 @@ def retry_or_dead(c, d: Delivery, reason: str, permanent: bool = False) -> str:
     return "retry"
 
 
-def claim(c, pk: str, d: Delivery, now: float) -> Union[str, tuple[str]]:
+def claim(c: Deps, pk: str, d: Delivery, now: float) -> Union[str, tuple[str]]:
     """(owner,) when this worker holds the fence now; else "duplicate" (already sent) or
     "busy" (someone is on it: the copy comes back after the lease)."""
     owner = secrets.token_hex(8)
@@ -53,7 +58,7 @@ def claim(c, pk: str, d: Delivery, now: float) -> Union[str, tuple[str]]:
     return "busy"
 
 
-def through_breaker(c, d: Delivery, pk: str, breaker_key: str, now: float,
+def through_breaker(c: Deps, d: Delivery, pk: str, breaker_key: str, now: float,
                     send: Callable[[], Optional[str]], on_flip: Callable[[dict], None]) -> str:
     """Claim, gate, send, settle. `send()` returns None on success or the failure's reason;
     `on_flip(doc)` tells the operators when the breaker pauses or resumes the destination."""
@@ -84,7 +89,7 @@ def through_breaker(c, d: Delivery, pk: str, breaker_key: str, now: float,
     return retry_or_dead(c, d, reason)
 
 
-def _settle_breaker(c, key: str, rule, on_flip: Callable[[dict], None]) -> None:
+def _settle_breaker(c: Deps, key: str, rule, on_flip: Callable[[dict], None]) -> None:
     flipped = breakers.change(c, key, rule)
     if flipped:
         on_flip(flipped)

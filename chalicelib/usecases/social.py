@@ -22,11 +22,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from typing import Protocol
 
 from ..core.deliveries import Delivery
 from ..core.errors import PostFailed, TooBusy, retry_on_conflict
 from ..render import posts
-from . import mentions, sends
+from . import deps, mentions, sends
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Settings, deps.Config, deps.Store, deps.Deliveries,
+           deps.PublicCache, deps.SocialPosters, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.social")
 THREAD_WAIT = 600.0            # how long a later update waits for its thread's first post
@@ -35,7 +42,7 @@ WAIT_STEP = 20.0
 
 # -- enqueue (the stream consumer) --------------------------------------------------------------
 
-def enqueue_update(c, event, incident_v2: dict, update_v2: dict) -> int:
+def enqueue_update(c: Deps, event, incident_v2: dict, update_v2: dict) -> int:
     """Queue one post per official account for this public update (deliver_notifications
     false never gets here: the outbox has no event for it). Returns how many were queued."""
     social = c.config.social
@@ -60,7 +67,7 @@ def enqueue_update(c, event, incident_v2: dict, update_v2: dict) -> int:
 
 # -- the worker -----------------------------------------------------------------------------------
 
-def process(c, d: Delivery) -> str:
+def process(c: Deps, d: Delivery) -> str:
     """One queued social delivery: a post, an automatic reply, or a poll of the mentions."""
     if getattr(c.config.social, d.sub, None) is None or d.sub not in c.config.social.posting:
         return "gone"                                # the account left the status file
@@ -95,7 +102,7 @@ def process(c, d: Delivery) -> str:
     return outcome
 
 
-def _post_update(c, d: Delivery, spec: dict, now: float) -> str:
+def _post_update(c: Deps, d: Delivery, spec: dict, now: float) -> str:
     thread_key = f"social#thread:{spec['thread']}"
     doc, _ = c.store.load_document(thread_key)
     mine = (doc or {}).get(d.sub) or {}
@@ -118,11 +125,11 @@ def _post_update(c, d: Delivery, spec: dict, now: float) -> str:
     return "posted" if reply_to is None else "posted in thread"
 
 
-def _client(c, platform: str):
+def _client(c: Deps, platform: str):
     return c.social_posters.get(platform, getattr(c.config.social, platform))
 
 
-def _retry(c, d: Delivery, failed: PostFailed) -> str:
+def _retry(c: Deps, d: Delivery, failed: PostFailed) -> str:
     reason = f"{d.sub}: {failed}"
     log.warning("social delivery %s failed: %s", d.event, reason)
     return sends.retry_or_dead(c, d, reason, permanent=failed.permanent)

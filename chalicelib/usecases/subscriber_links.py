@@ -5,19 +5,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Protocol
+
+from . import deps
 
 
-def signing_key(c) -> bytes:
+class Deps(deps.Config, deps.Store, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
+
+def signing_key(c: Deps) -> bytes:
     """The deployment's secret for subscriber links and ids (made once, kept in the state table)."""
     return c.store.secret("signing", lambda: secrets.token_hex(32)).encode()
 
 
-def unsubscribe_token(c, sub_id: str) -> str:
+def unsubscribe_token(c: Deps, sub_id: str) -> str:
     mac = hmac.new(signing_key(c), f"unsubscribe:{sub_id}".encode(), hashlib.sha256)
     return f"{sub_id}.{mac.hexdigest()[:32]}"
 
 
-def unsubscribe_url(c, sub_id: str) -> str:
+def unsubscribe_url(c: Deps, sub_id: str) -> str:
     return f"{c.config.page.url.rstrip('/')}/api/v1/unsubscribe/{unsubscribe_token(c, sub_id)}"
 
 

@@ -19,7 +19,7 @@ import hmac
 import logging
 import re
 import secrets
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from ..adapters.webhooks import url_problem
 from ..core import audit
@@ -27,8 +27,16 @@ from ..core.audience import filter_policy
 from ..core.errors import Conflict, RequestRefused
 from ..core.snapshot import known_components
 from ..render import i18n, messages
+from . import deps
 from .deliver import enqueue_verification
 from .subscriber_links import mask, signing_key, unsubscribe_token
+
+
+class Deps(deps.Clock, deps.Jitter, deps.Env, deps.Settings, deps.Config, deps.Store,
+           deps.Notifier, deps.Deliveries, deps.ChannelResolver, deps.PublicCache,
+           deps.SocialPosters, Protocol):
+    """What this use-case is given (wiring.Container provides it all)."""
+
 
 log = logging.getLogger("outpost.subscribers")
 CODE_TTL = 600.0
@@ -52,7 +60,7 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _check_token(c, token: str) -> dict:
+def _check_token(c: Deps, token: str) -> dict:
     token = token or ""
     sub_id, _, mac = token.partition(".")
     if not sub_id or not token.isascii() or len(token) > 100 \
@@ -64,7 +72,7 @@ def _check_token(c, token: str) -> dict:
     return doc
 
 
-def _components(c, value: Any) -> list[str]:
+def _components(c: Deps, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -76,7 +84,7 @@ def _components(c, value: Any) -> list[str]:
     return sorted({known[v] for v in value})
 
 
-def subscribe(c, payload: Any, ip: str) -> tuple[int, dict]:
+def subscribe(c: Deps, payload: Any, ip: str) -> tuple[int, dict]:
     if not isinstance(payload, dict):
         raise SubscribeError(422, "body must be a JSON object", "body")
     kinds = [k for k in ("email", "phone", "webhook") if k in payload]
@@ -101,7 +109,7 @@ def subscribe(c, payload: Any, ip: str) -> tuple[int, dict]:
     return _subscribe_webhook(c, value.strip(), components)
 
 
-def _signup_caps(c, kind: str, ip: str) -> None:
+def _signup_caps(c: Deps, kind: str, ip: str) -> None:
     """Sign-ups of one kind per client IP per hour, then for everyone per hour (SMS has its own
     caps in _subscribe_phone). Both are atomic counters; a refusal names the field."""
     policy, store, now = c.config.subscribers, c.store, c.clock()
@@ -120,14 +128,14 @@ def _signup_caps(c, kind: str, ip: str) -> None:
                              kind, retry)
 
 
-def _new_doc(c, kind: str, address: str, components: list[str], state: str,
+def _new_doc(c: Deps, kind: str, address: str, components: list[str], state: str,
              sub_id: Optional[str] = None, **extra) -> dict:
     return {"id": sub_id or secrets.token_hex(8), "kind": kind, "address": address,
             "address_hash": _hash(f"{kind}:{address.lower()}"), "components": components,
             "state": state, "created_at": c.clock(), "sns_arn": None, **extra}
 
 
-def _sns_subscribe(c, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
+def _sns_subscribe(c: Deps, protocol: str, endpoint: str, policy: Optional[dict]) -> str:
     """Subscribe the address; SNS answering 'already exists with different attributes' means
     an older sign-up of it holds the one subscription SNS allows, with other choices: the
     newest verified choice replaces it. An SNS failure is a 503, never a 500."""
@@ -148,7 +156,7 @@ def _sns_subscribe(c, protocol: str, endpoint: str, policy: Optional[dict]) -> s
                                   "minute", None, 60) from None
 
 
-def _drop_unclaimed(c, doc: dict, arn: str) -> None:
+def _drop_unclaimed(c: Deps, doc: dict, arn: str) -> None:
     """We subscribed `arn` but lost the record meanwhile (unsubscribed or erased): take the
     subscription back, unless another live record of the address holds that same one (SNS
     hands out one subscription per address)."""
@@ -163,14 +171,14 @@ def _public(doc: dict) -> dict:
             "address": mask(doc), "components": doc["components"]}
 
 
-def _email_id(c, address_hash: str) -> str:
+def _email_id(c: Deps, address_hash: str) -> str:
     """One record per email address, under an id only we can derive: creating it is the
     conditional write that makes a raced double sign-up one sign-up."""
     mac = hmac.new(signing_key(c), f"email-id:{address_hash}".encode(), hashlib.sha256)
     return "e" + mac.hexdigest()[:15]
 
 
-def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]:
+def _subscribe_email(c: Deps, address: str, components: list[str]) -> tuple[int, dict]:
     if not c.config.subscribers.email:
         raise SubscribeError(422, "email subscriptions are not offered on this page", "email")
     if len(address) > 254 or not _EMAIL.match(address):
@@ -212,7 +220,7 @@ def _subscribe_email(c, address: str, components: list[str]) -> tuple[int, dict]
     return answer(done or fresh)
 
 
-def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
+def _subscribe_phone(c: Deps, phone: str, components: list[str], all_updates: bool,
                      ip: str) -> tuple[int, dict]:
     import phonenumbers  # cold start: its metadata loads only for an SMS sign-up
     policy = c.config.subscribers
@@ -258,7 +266,7 @@ def _subscribe_phone(c, phone: str, components: list[str], all_updates: bool,
                  "message": "We sent a code by SMS; POST it to /api/v1/subscribe/verify."}
 
 
-def verify(c, payload: Any) -> tuple[int, dict]:
+def verify(c: Deps, payload: Any) -> tuple[int, dict]:
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) \
             or not isinstance(payload.get("code"), str):
         raise SubscribeError(422, 'body must be {"id": ..., "code": ...}', "code")
@@ -309,7 +317,7 @@ def _verify_refused(doc: Optional[dict], code_sha: str) -> tuple[int, dict]:
                               "a new one", "code")
 
 
-def _retire_older(c, doc: dict) -> None:
+def _retire_older(c: Deps, doc: dict) -> None:
     """A number verified again replaces its older records: SNS holds one subscription per
     number, now carrying the newest choices, so the older records would only mislead."""
     for other in c.store.address_records(doc["kind"], doc["address_hash"]):
@@ -317,7 +325,7 @@ def _retire_older(c, doc: dict) -> None:
             c.store.mark_unsubscribed(other["id"], c.clock())
 
 
-def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
+def _subscribe_webhook(c: Deps, url: str, components: list[str]) -> tuple[int, dict]:
     """Pending until the receiver proves it owns the URL: the delivery worker POSTs a signed
     url_verification challenge, and only an echo of it activates the subscriber. Nothing here
     connects to the URL (the check below only resolves its name)."""
@@ -345,14 +353,14 @@ def _subscribe_webhook(c, url: str, components: list[str]) -> tuple[int, dict]:
                             "\"<t>.<body>\" with this secret>; the secret is shown only now."}
 
 
-def _address_records(c, doc: dict) -> list[dict]:
+def _address_records(c: Deps, doc: dict) -> list[dict]:
     """This record and every other record of its address (the index lags writes a little;
     the record itself is always included)."""
     others = c.store.address_records(doc["kind"], doc["address_hash"])
     return [doc] + [d for d in others if d["id"] != doc["id"]]
 
 
-def _unsubscribe_sns(c, records: list[dict]) -> None:
+def _unsubscribe_sns(c: Deps, records: list[dict]) -> None:
     """Every SNS subscription of the address on the updates topic, not just the stored ARN:
     an address can hold more than one (SNS tells Ann@x from ann@x, +1415... from +1 415...)."""
     protocol = records[0]["kind"]
@@ -361,7 +369,7 @@ def _unsubscribe_sns(c, records: list[dict]) -> None:
                                        [d.get("sns_arn") for d in records])
 
 
-def unsubscribe(c, token: str) -> dict:
+def unsubscribe(c: Deps, token: str) -> dict:
     doc = _check_token(c, token)
     if doc["state"] == "unsubscribed":
         return doc                               # a second click costs no SNS call
@@ -375,11 +383,11 @@ def unsubscribe(c, token: str) -> dict:
     return c.store.get_subscriber(doc["id"]) or {**doc, "state": "unsubscribed"}
 
 
-def describe_token(c, token: str) -> dict:
+def describe_token(c: Deps, token: str) -> dict:
     return _check_token(c, token)
 
 
-def remove(c, sub_id: str, actor=None) -> bool:
+def remove(c: Deps, sub_id: str, actor=None) -> bool:
     """Erase a subscriber entirely (GDPR-style): the address's SNS subscriptions and every
     record of the address. With `actor` (an operator's request), the named record's deletion
     and its audit entry land in one transaction, last: a retry after a partial failure finds
@@ -399,6 +407,6 @@ def remove(c, sub_id: str, actor=None) -> bool:
     return True
 
 
-def listing(c) -> list[dict]:
+def listing(c: Deps) -> list[dict]:
     return [{**_public(d), "address": d["address"], "created_at": d["created_at"]}
             for d in sorted(c.store.subscribers(), key=lambda d: d["created_at"])]

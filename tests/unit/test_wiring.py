@@ -1,5 +1,5 @@
 """Settings read from the environment: what a deployed function learns about itself."""
-from chalicelib.wiring import Settings
+from chalicelib.core.settings import Settings
 
 
 def test_checker_stage_in_another_region_is_checker_only():

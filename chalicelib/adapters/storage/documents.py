@@ -22,7 +22,14 @@ class DocumentRepository(_Tables):
         return self._save(pk, doc, version, now)
 
     def secret(self, name: str, make) -> str:
-        """A deployment secret kept in the state table, created once (first writer wins)."""
+        """A deployment secret kept in the state table, created once (first writer wins) and
+        then never changed, so this store remembers it (one read per warm Lambda)."""
+        known = self.__dict__.setdefault("_secrets", {})
+        if name not in known:
+            known[name] = self._secret(name, make)
+        return known[name]
+
+    def _secret(self, name: str, make) -> str:
         pk = f"secret#{name}"
         try:
             return self.TokenRow.get(pk, consistent_read=True).request_hash
