@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -64,6 +65,27 @@ def drop_stream_consumers(template_path: str) -> list[str]:
     return gone
 
 
+# Workstation-only code (the CLI, doctor) that no Lambda imports (tests/unit/test_layers.py
+# checks that): chalice bundles all of chalicelib, so the package step takes it out again.
+NOT_IN_LAMBDA = ("chalicelib/tools/",)
+
+
+def slim_bundle(zip_path: str) -> list[str]:
+    """Rewrite the deployment zip without NOT_IN_LAMBDA; returns the names dropped."""
+    kept, dropped = [], []
+    with zipfile.ZipFile(zip_path) as src:
+        for info in src.infolist():
+            (dropped if info.filename.startswith(NOT_IN_LAMBDA) else kept).append(info)
+        if not dropped:
+            return []
+        tmp = zip_path + ".tmp"
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in kept:
+                dst.writestr(info, src.read(info.filename))
+    os.replace(tmp, zip_path)
+    return [info.filename for info in dropped]
+
+
 def lint(jobs: list[tuple[str, str]], env) -> int:
     """cfn-lint each (template, region), concurrently. Its exit code is a bit field: 2 errors,
     4 warnings, 8 informational; any of them fails the package."""
@@ -94,6 +116,8 @@ def main(argv: list[str]) -> int:
                     "--merge-template", os.path.join(ROOT, "infra", merge_template(stage)), out],
                    cwd=ROOT, env=env, check=True)
     template = os.path.join(out, "sam.yaml")
+    dropped = slim_bundle(os.path.join(out, "deployment.zip"))
+    print(f"{stage}: left {len(dropped)} workstation-only files out of the Lambda bundle")
     if stage.startswith("checker-"):
         for name in drop_stream_consumers(template):
             print(f"{stage}: dropped {name} (the home stage consumes the stream)")

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import yaml
@@ -728,3 +729,26 @@ def test_channel_secrets_are_noecho_and_reach_the_delivery_worker_only(doc, temp
             assert not set(names.values()) & set(env), name
     globals_env = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
     assert not set(names.values()) & set(globals_env)
+
+
+def test_the_lambda_bundle_leaves_the_workstation_tools_out_and_still_imports(
+        doc, tmp_path_factory, tmp_path):
+    """chalicelib/tools (the CLI, doctor) is not in deployment.zip, and every module that is
+    imports from the bundle alone: no Lambda code path needs the tools."""
+    proc, out = packaged(tmp_path_factory, "home")         # the `doc` fixture's package run
+    bundle = out / "deployment.zip"
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        z.extractall(tmp_path / "bundle",
+                     [n for n in names if n.startswith(("chalicelib/", "app.py"))])
+    assert "app.py" in names and "chalicelib/usecases/publish.py" in names
+    assert not [n for n in names if n.startswith("chalicelib/tools/")]
+    assert "workstation-only files out of the Lambda bundle" in proc.stdout
+    script = ("import importlib, os, pkgutil, sys; sys.path.insert(0, os.getcwd()); "
+              "import app, chalicelib; "
+              "assert chalicelib.__file__.startswith(os.getcwd()), chalicelib.__file__; "
+              "[importlib.import_module(m.name) for m in "
+              "pkgutil.walk_packages(chalicelib.__path__, 'chalicelib.')]; print('ok')")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "bundle",
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
