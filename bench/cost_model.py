@@ -99,17 +99,56 @@ def choose_memory(rss_mb: float, cpu_s: float) -> int:
     return next((mb for mb in range(128, 3009, 64) if fits(rss_mb, cpu_s, mb)), 3008)
 
 
+def sequential_calls(spans: list, checks_span, latency: float) -> int:
+    """AWS round trips on a round's critical path, from the measured (start, end) of each call
+    and of the checks: a call still in flight when the checks began that would be back before
+    they end (at a deployed call's `latency`) costs nothing; of the others, calls in flight together
+    cost one round trip, so the count is the longest chain of calls that did not overlap."""
+    if checks_span is not None:
+        start, end = checks_span
+        spans = [s for s in spans if not (s[1] >= start and s[0] + latency <= end)]
+    chain, free_at = 0, float("-inf")
+    for a, b in sorted(spans, key=lambda s: s[1]):
+        if a >= free_at:
+            chain, free_at = chain + 1, b
+    return chain
+
+
+def call_latency(kind: str) -> float:
+    """A home round's calls stay in its region; a checker stage's cross to the home region."""
+    return WORKLOAD["cross_region_rtt_s"] if kind == "remote" else WORKLOAD["aws_call_s"]
+
+
+def round_s(m: dict, kind: str, mem: int, wait_s: float) -> float:
+    """One round's billed seconds: its waits on the checks, its CPU stretched by the CPU share,
+    its AWS round trips (those on the critical path, when measured) at a deployed latency."""
+    trips = m.get("aws_round_trips", m["aws_calls"])
+    return billed_s(duration_s(m["cpu_s"], wait_s, mem) + trips * call_latency(kind))
+
+
+def publish_rate(counts: dict) -> float:
+    """The share of home rounds that rewrite the snapshot (and render the static copy): as the
+    scaled run measured, and never less than the hourly fold (history.FOLD_EVERY)."""
+    lam = counts["checker_lambda"]["home"]
+    measured = counts.get("snapshot_writes_per_round", 0.0) * WORKLOAD["regions"]
+    return min(1.0, max(measured, 60.0 / lam.get("fold_every_s", 3600.0)))
+
+
 def checker_compute(counts: dict, mem: int) -> tuple[dict, float]:
     """Billed seconds per round (home, remote) and GB-seconds a month at `mem` MB: the waits on
-    the checks as measured, CPU stretched by the CPU share, each AWS call at a deployed call's
-    latency (a checker stage's cross the region)."""
+    the checks as measured, CPU stretched by the CPU share, each AWS round trip at a deployed
+    call's latency (a checker stage's cross the region). A home round is a quiet one (it beats
+    the heartbeat) or, at publish_rate, one that rewrites the snapshot: billed in proportion."""
     w, lam = WORKLOAD, counts["checker_lambda"]
     secs = {}
     for kind in ("home", "remote"):
         m = lam[kind]
-        latency = w["cross_region_rtt_s"] if kind == "remote" else w["aws_call_s"]
-        secs[kind] = billed_s(duration_s(m["cpu_s"], m["probe_wait_s"], mem)
-                              + m["aws_calls"] * latency)
+        secs[kind] = round_s(m, kind, mem, m["probe_wait_s"])
+    if "publish" in lam["home"]:
+        rate = publish_rate(counts)
+        secs["home"] = ((1 - rate) * secs["home"]
+                        + rate * round_s(lam["home"]["publish"], "home", mem,
+                                         lam["home"]["probe_wait_s"]))
     minutes = w["minutes_per_month"]
     gbs = (minutes * secs["home"] + minutes * (w["regions"] - 1) * secs["remote"]) * mem / 1024
     return secs, gbs
@@ -149,8 +188,10 @@ def model(counts: dict) -> tuple[list[Line], dict]:
     secs, gbs = checker_compute(counts, mem)
     add("fixed", "Lambda compute, checker",
         f"{rounds['home']:,} x {secs['home']:.2f} s (home) + {rounds['remote']:,} x "
-        f"{secs['remote']:.2f} s (checker stages: {lam['remote']['aws_calls']:.0f} calls "
-        f"{w['cross_region_rtt_s'] * 1000:.0f} ms away) at {mem} MB {arch} = {gbs:,.0f} GB-s",
+        f"{secs['remote']:.2f} s (checker stages: "
+        f"{lam['remote'].get('aws_round_trips', lam['remote']['aws_calls']):.0f} of "
+        f"{lam['remote']['aws_calls']:.0f} calls in sequence, {w['cross_region_rtt_s'] * 1000:.0f}"
+        f" ms away) at {mem} MB {arch} = {gbs:,.0f} GB-s",
         gbs * gb_s)
     if "import_s" in lam["home"]:
         colds = w["checker_cold_starts_per_hour"] * minutes / 60

@@ -51,8 +51,12 @@ def run(conn, env: dict, ca_file: str, invocations: int) -> None:
                              resolver=lambda name: ["127.0.0.1"], ca_file=ca_file))
     # Time spent waiting on AWS here is moto's, on this busy machine; the cost model replaces
     # it with a deployed call's latency, so measure it apart.
+    # Each call's span too, and the checks' span: calls that overlap each other or the checks
+    # are not all on the critical path (bench/cost_model.sequential_calls).
     from botocore.client import BaseClient
-    original, aws = BaseClient._make_api_call, {"s": 0.0, "calls": 0}
+
+    from chalicelib.usecases import publish, rounds
+    original, aws = BaseClient._make_api_call, {"s": 0.0, "calls": 0, "spans": []}
 
     def timed(client, operation, params):
         t = time.perf_counter()
@@ -61,7 +65,23 @@ def run(conn, env: dict, ca_file: str, invocations: int) -> None:
         finally:
             aws["s"] += time.perf_counter() - t
             aws["calls"] += 1
+            aws["spans"].append((t, time.perf_counter()))
     BaseClient._make_api_call = timed
+    checks, writes = {}, {"n": 0}
+
+    def timed_checks(*args, **kwargs):
+        checks["start"] = time.perf_counter()
+        try:
+            return probe_checks(*args, **kwargs)
+        finally:
+            checks["end"] = time.perf_counter()
+    probe_checks, rounds.run_checks = rounds.run_checks, timed_checks
+
+    def counted_publish(*args, **kwargs):
+        writes["n"] += 1
+        return snapshot_write(*args, **kwargs)
+    # a round that rewrites the snapshot (and the static copy) rather than only beating
+    snapshot_write, publish._publish = publish._publish, counted_publish
     handler = app.handler_map["run_checks"]
     event = TestEventsClient(app).generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[],
@@ -69,10 +89,15 @@ def run(conn, env: dict, ca_file: str, invocations: int) -> None:
     runs = []
     for _ in range(invocations):
         t, cpu = time.perf_counter(), _cpu()
-        aws.update(s=0.0, calls=0)
+        aws.update(s=0.0, calls=0, spans=[])
+        checks.clear()
+        writes["n"] = 0
         out = handler(event, LambdaContext("run_checks", 512, max_runtime_ms=60_000))
         runs.append({"wall_s": time.perf_counter() - t, "cpu_s": _cpu() - cpu,
                      "aws_s": aws["s"], "aws_calls": aws["calls"],
+                     "aws_spans": [(a - t, b - t) for a, b in aws["spans"]],
+                     "checks_span": (checks["start"] - t, checks["end"] - t) if checks else None,
+                     "published": writes["n"] > 0,
                      "checks": out["checks"], "failing": out["failing"],
                      "rss_mb": peak_rss_mb()})
         time.sleep(0.2)                 # let the round's abandoned probe threads wind down

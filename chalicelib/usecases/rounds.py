@@ -4,12 +4,13 @@ states, then hand them to the publish use-case (chalicelib.usecases.publish). ch
 several rounds per scheduled invocation."""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 from dataclasses import dataclass, replace
 from typing import Collection, Iterable, Optional, Protocol
 
 from ..adapters.prober import run_checks
-from ..core.errors import retry_on_conflict
+from ..core.errors import Conflict, retry_on_conflict
 from ..core.heartbeats import judge
 from ..core.model import ComponentState, Level, MonitorRegionState
 from ..core.status import damp, derive_component_states
@@ -45,8 +46,13 @@ def run_round(c: Deps, regions: Optional[Iterable[str]] = None,
     re-derive the page. chalicelib.usecases.checker.run_scheduled runs several per invocation."""
     regions = tuple(regions or c.settings.check_regions)
     round_at = c.clock()
+    # The views' read goes out while the checks run: in a checker stage it crosses to the home
+    # region, and the probes (a target's answer at least) hide that round trip.
+    io = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-read")
+    views = io.submit(c.store.load_region_views, list(regions))
+    io.shutdown(wait=False)
     results = probe_round(c, regions, monitor_ids)
-    return record_round(c, regions, round_at, results)
+    return record_round(c, regions, round_at, results, prefetched=views)
 
 
 def probe_round(c: Deps, regions: tuple[str, ...], monitor_ids: Optional[Collection[str]] = None) -> list:
@@ -78,15 +84,23 @@ def judge_heartbeats(c: Deps, monitors: list, region: str) -> list:
     return [r for r in out if r is not None]
 
 
-def record_round(c: Deps, regions: tuple[str, ...], round_at: float, results: list) -> RoundReport:
-    """One results item per region, the regions' damped views, then the page."""
-    store = c.store
+def record_round(c: Deps, regions: tuple[str, ...], round_at: float, results: list,
+                 prefetched: Optional[cf.Future] = None) -> RoundReport:
+    """One results item per region, the regions' damped views, then the page.
+
+    `prefetched`: the regions' views, read while the checks ran (run_round). Each region's
+    results write and views write go out together: one round trip instead of two when the
+    state table is in another region. A failed results write still fails the round."""
     by_region: dict[str, list] = {r: [] for r in regions}
     for res in results:
         by_region[res.region].append(res)
-    for region in regions:
-        store.put_results(region, round_at, by_region[region])
-        _fold_region(c, region, by_region[region])
+    early = _prefetched_views(prefetched)
+    io = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-write")
+    try:
+        for region in regions:
+            _record_region(c, io, region, round_at, by_region[region], early.get(region))
+    finally:
+        io.shutdown(wait=False)
     if results and not c.settings.checker_only:
         send_heads_ups(c, results)       # private, never raises; the fence makes it once
     if c.settings.checker_only:
@@ -99,25 +113,71 @@ def record_round(c: Deps, regions: tuple[str, ...], round_at: float, results: li
                        transitions, version)
 
 
+def _prefetched_views(future: Optional[cf.Future]) -> dict:
+    """The early read's views per region; {} when there was none or it failed (the fold then
+    reads them itself, as it would have anyway)."""
+    if future is None:
+        return {}
+    try:
+        return future.result()
+    except Exception:                             # noqa: BLE001 - the fold reads again
+        log.warning("the early read of the region views failed; reading them again",
+                    exc_info=True)
+        return {}
+
+
+def _record_region(c: Deps, io: cf.Executor, region: str, round_at: float, results: list,
+                   loaded: Optional[tuple]) -> None:
+    """The region's results item and its folded views. With the views read early (`loaded`),
+    the fold is worked out first and both writes go out at once; the views' write is
+    conditional on the version read, so a round that wrote in between makes this one reload
+    and redo (_fold_region). A failed results write fails the round, as it always has."""
+    written = None
+    try:
+        if loaded is not None:
+            views, version = loaded
+            new_views = _folded(c, views, results)
+            written = io.submit(c.store.put_results, region, round_at, results)
+            try:
+                c.store.save_region_views(region, new_views, version, c.clock())
+                return
+            except Conflict:
+                log.info("region %s's views changed during the round; reloading", region)
+        else:
+            written = io.submit(c.store.put_results, region, round_at, results)
+        _fold_region(c, region, results)
+    finally:
+        if written is not None:
+            written.result()
+
+
+def _observed(c: Deps, results: list) -> list:
+    """The results that are observations: a vendor page that could not be read says nothing
+    about the vendor (the mirrored status holds and turns unknown after three rounds), never a
+    made-up outage."""
+    mirrors = {m.id for _, m in c.config.monitors() if m.kind == "statuspage"}
+    return [r for r in results if r.monitor_id not in mirrors or r.vendor_status is not None]
+
+
+def _folded(c: Deps, views: dict, results: list) -> dict:
+    """Pure but for the config: the region's views with this round applied."""
+    policy, tz = c.config.checks, c.config.page.time_zone
+    new_views = dict(views)
+    for res in _observed(c, results):
+        view = damp(views.get(res.monitor_id) or MonitorRegionState(), res, policy)
+        # Response times of working checks only: a fast 503 is not a fast service.
+        if res.level != Level.FAIL and res.response_time_ms is not None:
+            view = replace(view, rt_days=record_rt(view.rt_days, day_key(res.checked_at, tz),
+                                                   res.response_time_ms))
+        new_views[res.monitor_id] = view
+    return new_views
+
+
 def _fold_region(c: Deps, region: str, results: list) -> None:
     """Apply this round to the region's damped views; a concurrent round means reload and redo."""
-    policy, tz = c.config.checks, c.config.page.time_zone
-    # A vendor page that could not be read says nothing about the vendor: no observation, so
-    # the mirrored status holds and turns unknown after three rounds, never a made-up outage.
-    mirrors = {m.id for _, m in c.config.monitors() if m.kind == "statuspage"}
-    results = [r for r in results if r.monitor_id not in mirrors or r.vendor_status is not None]
-
     def fold() -> None:
         views, version = c.store.load_region_views([region])[region]
-        new_views = dict(views)
-        for res in results:
-            view = damp(views.get(res.monitor_id) or MonitorRegionState(), res, policy)
-            # Response times of working checks only: a fast 503 is not a fast service.
-            if res.level != Level.FAIL and res.response_time_ms is not None:
-                view = replace(view, rt_days=record_rt(view.rt_days, day_key(res.checked_at, tz),
-                                                       res.response_time_ms))
-            new_views[res.monitor_id] = view
-        c.store.save_region_views(region, new_views, version, c.clock())
+        c.store.save_region_views(region, _folded(c, views, results), version, c.clock())
     retry_on_conflict(fold, what=f"region {region}'s views", tries=MAX_CONFLICT_RETRIES)
 
 

@@ -2,7 +2,10 @@
 uptime history and its day rollover, fed by real check rounds against targets on 127.0.0.1."""
 import json
 
+import pytest
+
 from chalicelib.core.config import load_status_text
+from chalicelib.core.model import MonitorRegionState
 from chalicelib.usecases.checker import run_invocation
 from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import STATUS_FILE
@@ -198,3 +201,46 @@ def test_two_regions_of_three_change_the_page_within_the_thresholds(stack):
         rounds(c, clock, 1)
         statuses.append(by_name(summary(client, clock), "API")[0]["status"])
     assert statuses == ["major_outage", "operational"]
+
+
+class _Overtaken:
+    """The app's prober, but while the first check runs another round saves the region's views:
+    the round's early read (rounds.run_round) is then out of date when it writes."""
+
+    def __init__(self, c, region):
+        self.inner, self.c, self.region, self.done = c.prober, c, region, False
+        self.clock = self.inner.clock
+
+    def check(self, monitor, region):
+        if not self.done:
+            self.done = True
+            views, version = self.c.store.load_region_views([self.region])[self.region]
+            views = {**views, "elsewhere.0": MonitorRegionState(last_checked_at=self.clock())}
+            self.c.store.save_region_views(self.region, views, version, self.clock())
+        return self.inner.check(monitor, region)
+
+
+def test_a_round_overtaken_while_its_checks_ran_folds_onto_the_newer_views(stack):
+    c, client, clock, *_ = stack
+    rounds(c, clock, 1, ["eu-west-1"])
+    before, _ = c.store.load_region_views(["eu-west-1"])["eu-west-1"]
+    c.override(prober=_Overtaken(c, "eu-west-1"))
+    clock.tick(60)
+    run_round(c, ["eu-west-1"])
+    views, _ = c.store.load_region_views(["eu-west-1"])["eu-west-1"]
+    assert "elsewhere.0" in views                          # the other writer's view is kept
+    for monitor_id, view in before.items():                # and this round's are folded in
+        assert views[monitor_id].last_checked_at > view.last_checked_at
+    assert len(c.store.recent_results("eu-west-1")) == 2   # one results item per round
+
+
+def test_a_round_whose_results_write_fails_fails(stack, monkeypatch):
+    c, client, clock, *_ = stack
+    rounds(c, clock, 1, ["eu-west-1"])
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("results table unavailable")
+    monkeypatch.setattr(c.store, "put_results", refused)
+    clock.tick(60)
+    with pytest.raises(RuntimeError, match="results table unavailable"):
+        run_round(c, ["eu-west-1"])

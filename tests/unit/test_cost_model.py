@@ -115,3 +115,29 @@ def test_custom_metrics_are_counted_from_embedded_metric_format_log_lines():
               '"FunctionName":"f","ResultsWritten":1}')
     assert emf_metrics(legacy + "\nnot json\n") == {("Outpost", "ResultsWritten", ("FunctionName",))}
     assert emf_metrics(results_line(1, 1, 100, 0, 1.0)) == set()       # today's line: none
+
+
+def test_calls_in_flight_together_or_behind_the_checks_are_not_on_the_critical_path():
+    rtt = 0.14
+    # three calls one after another: three round trips
+    assert cm.sequential_calls([(0.0, 0.01), (0.02, 0.03), (0.04, 0.05)], None, rtt) == 3
+    # a read that starts with the checks (0.3 s of them) and two writes in flight together
+    spans = [(0.001, 0.01), (0.40, 0.41), (0.401, 0.412)]
+    assert cm.sequential_calls(spans, (0.0, 0.3), rtt) == 1
+    # a read the checks are too short to hide still counts
+    assert cm.sequential_calls(spans, (0.0, 0.1), rtt) == 2
+    # so does one the checks waited for: it was back before they began
+    assert cm.sequential_calls([(0.0, 0.005), *spans[1:]], (0.01, 0.3), rtt) == 2
+
+
+def test_a_home_round_is_billed_as_quiet_rounds_plus_the_share_that_rewrites_the_snapshot():
+    counts = copy.deepcopy(recorded_counts())
+    home = counts["checker_lambda"]["home"]
+    home["publish"] = {**{k: home[k] for k in ("cpu_s", "aws_calls")}, "aws_round_trips": 0}
+    home["aws_round_trips"] = 0
+    counts["snapshot_writes_per_round"] = 0.0
+    quiet = cm.checker_compute(counts, 640)[0]["home"]
+    home["publish"]["cpu_s"] += 6.0                   # a publishing round costing far more CPU
+    slow = cm.checker_compute(counts, 640)[0]["home"]
+    # at least the hourly fold: 1 home round in 60
+    assert slow - quiet == pytest.approx(6.0 / cm.cpu_share(640) / 60, rel=1e-2)

@@ -31,7 +31,9 @@ def result_to_json(r: CheckResult) -> dict:
 
 
 def view_to_json(v: MonitorRegionState) -> dict:
-    d = asdict(v)
+    # The fields as they are (asdict's deep copy cost a round ~5% of its CPU): the item is
+    # encoded right away and nothing holds on to this dict.
+    d = dict(v.__dict__)
     d["level"] = int(v.level)
     return d
 
