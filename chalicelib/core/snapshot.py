@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .incidents import component_overrides, impact, sequence, sort_newest_first, worst_impact
 from .model import ComponentState, ComponentStatus, Scope, StatusConfig
+from .snapview import Snapshot
 from .status import describe_scope, rollup, worst
 from .timefmt import zone as _zone
 
@@ -52,7 +53,7 @@ def iso_ms(epoch: Optional[float], tz_name: str = "Etc/UTC") -> Optional[str]:
 def build_snapshot(config: StatusConfig, states: Mapping[str, ComponentState], now: float,
                    data_as_of: Optional[float] = None, incidents: tuple = (),
                    scheduled_maintenances: tuple = (), incident_docs: tuple = (),
-                   manual_overrides: Optional[Mapping[str, dict]] = None) -> dict:
+                   manual_overrides: Optional[Mapping[str, dict]] = None) -> Snapshot:
     """`incidents`/`scheduled_maintenances` are v2 objects; `incident_docs` are stored incidents
     (chalicelib.core.incidents), rendered here and allowed to override component statuses."""
     page = config.page
