@@ -21,7 +21,7 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Optional
+from typing import Callable, Optional
 
 from . import __version__, deliveries, sends, social
 from .deliveries import Delivery
@@ -96,6 +96,49 @@ def enqueue_verification(c, sub_id: str) -> None:
 
 
 # -- the worker ----------------------------------------------------------------------------------
+
+def wake_if_due(c) -> bool:
+    """The minute's kick (housekeeping): wake the worker if the queue holds messages that are
+    due now. One SQS request a minute, about $0.02 a month; an idle queue costs nothing more."""
+    if c.deliveries.due():
+        c.deliveries.wake()
+        return True
+    return False
+
+
+# The worker stops taking batches with less than this left of its invocation: a batch takes at
+# most one webhook deadline (its posts run in parallel) plus our own writes.
+DRAIN_RESERVE = 5.0
+
+
+def drain(c, time_left: Callable[[], float], successor: Callable[[], object]) -> dict:
+    """A kicked worker: receive from the delivery queue and handle each batch as Lambda's SQS
+    source did (only the messages handled are deleted; a failure comes back after the
+    visibility timeout, and after 5 receives the queue's redrive parks it in the dead-letter
+    queue), until the queue is empty or the time is nearly up; then `successor()` (a kick of
+    this same function) takes over what is left. Two workers at once never share a message
+    (SQS hides a received one), and the fences make a redelivered copy a no-op.
+    One kick on an empty queue costs one receive."""
+    out = {"receives": 0, "received": 0, "deleted": 0, "failed": 0, "more": False}
+    reserve = c.settings.webhook_deadline + DRAIN_RESERVE
+    while True:
+        messages = c.deliveries.receive()
+        out["receives"] += 1
+        if not messages:
+            break
+        out["received"] += len(messages)
+        result = handle_messages(c, [{"messageId": m["MessageId"], "body": m["Body"]}
+                                     for m in messages])
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        c.deliveries.delete([m for m in messages if m["MessageId"] not in failed])
+        out["deleted"] += len(messages) - len(failed)
+        out["failed"] += len(failed)
+        if time_left() < reserve:
+            out["more"] = True           # maybe more: the next invocation takes over
+            successor()
+            break
+    return out
+
 
 def handle_messages(c, records: list[dict]) -> dict:
     """One SQS batch, each message in its own thread: a batch of slow receivers costs one
