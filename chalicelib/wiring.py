@@ -172,8 +172,7 @@ class Container:
 
     @property
     def worker_kick(self):
-        """Wakes the delivery worker (an asynchronous invocation); the local stack and tests
-        put their own in its place."""
+        """Wakes the delivery worker (async invoke); local stack and tests put their own."""
         def build():
             from .queues import WorkerKick  # lazy: each Lambda builds only what it uses
             return WorkerKick(self.settings.aws_region, self.settings.delivery_worker)
