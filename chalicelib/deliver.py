@@ -1,8 +1,9 @@
 """Use-case: the delivery worker, and the only way in to it (enqueue).
 
 The checker, the stream consumer and the API never connect to a subscriber's endpoint: they
-queue one message per (event, destination) and return. The worker (a Lambda on the queue) posts
-each under a hard deadline (chalicelib.webhooks), retries with backoff for about a day, then
+queue one message per (event, destination) and return. The worker (a Lambda that drains the
+queue when kicked: chalicelib/queues.py) posts each under a hard deadline (chalicelib.webhooks),
+retries with backoff for about a day, then
 parks it in the dead-letter queue with the reason; a destination that keeps failing is paused
 (its deliveries are held, not lost) and the operators are told once. The rules are pure, in
 chalicelib.deliveries; this module is the shell around them.
