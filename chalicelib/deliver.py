@@ -3,9 +3,9 @@
 The checker, the stream consumer and the API never connect to a subscriber's endpoint: they
 queue one message per (event, destination) and return. The worker (a Lambda that drains the
 queue when kicked: chalicelib/queues.py) posts each under a hard deadline (chalicelib.webhooks),
-retries with backoff for about a day, then
-parks it in the dead-letter queue with the reason; a destination that keeps failing is paused
-(its deliveries are held, not lost) and the operators are told once. The rules are pure, in
+retries with backoff for about a day, then parks it in the dead-letter queue with the reason;
+a destination that keeps failing is paused (its deliveries are held, not lost) and the
+operators are told once. The rules are pure, in
 chalicelib.deliveries; this module is the shell around them.
 
 Exactly once per (event, destination), as far as we can see: the enqueue is fenced per page of
