@@ -3,15 +3,11 @@ import logging
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import http, wiring
-from chalicelib.routes import operator
-from chalicelib.routes import pages
-from chalicelib.routes import checks
-from chalicelib.routes import subscribe
-from chalicelib.routes import reports
-from chalicelib.routes import heartbeats
+from chalicelib import wiring
+from chalicelib.core.errors import SnapshotUnavailable
 from chalicelib.render import v2
-from chalicelib.errors import SnapshotUnavailable
+from chalicelib.web import httpkit
+from chalicelib.web.routes import checks, heartbeats, operator, pages, reports, subscribe
 
 app = Chalice(app_name="outpost")
 # Chalice sets its app logger ("outpost") to ERROR; our modules log under "outpost.*" and their
@@ -34,7 +30,7 @@ STATE_STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/outpost-state
 @app.on_dynamodb_record(stream_arn=STATE_STREAM_ARN, batch_size=10,
                         starting_position="TRIM_HORIZON")
 def on_state_change(event):
-    from chalicelib.fanout import handle_records
+    from chalicelib.usecases.fanout import handle_records
     with c.deliveries.held():                  # one kick of the worker per batch
         return handle_records(c, event.to_dict()["Records"])
 
@@ -42,8 +38,8 @@ def on_state_change(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def run_checks(event):
     # The checks first: housekeeping after them, within what is left of the invocation.
-    from chalicelib.checker import run_invocation
-    from chalicelib.housekeeping import housekeeping
+    from chalicelib.usecases.checker import run_invocation
+    from chalicelib.usecases.housekeeping import housekeeping
     remaining = getattr(event.context, "get_remaining_time_in_millis", None)
     try:
         return run_invocation(c, event.context)
@@ -53,21 +49,21 @@ def run_checks(event):
 
 
 # The delivery worker: no event source (an idle one polls SQS around the clock). Producers
-# kick it when they queue a delivery that is due (chalicelib/queues.py); it receives from the
+# kick it when they queue a delivery that is due (chalicelib/adapters/queues.py); it receives from the
 # queue itself until it is empty or its time is nearly up, then kicks its successor.
 @app.lambda_function(name="deliver")
 def deliver(event, context):
-    from chalicelib.deliver import drain
+    from chalicelib.usecases.deliver import drain
     return drain(c, lambda: context.get_remaining_time_in_millis() / 1000,
-                 lambda: c.worker_kick(context.function_name))
+                 lambda: c.deliveries.kick(context.function_name))
 
 
 def _v2(name: str) -> Response:
     try:
         body, etag = c.public_cache.rendered(name, v2.render)
     except SnapshotUnavailable:
-        return http.unavailable()
-    return http.cached(app.current_request, body, etag, "application/json")
+        return httpkit.unavailable()
+    return httpkit.cached(app.current_request, body, etag, "application/json")
 
 
 @app.route("/api/v2/summary.json", cors=True)

@@ -37,8 +37,8 @@ def incident_docs(cfg, count: int, body_chars: int, now: float, open_count: int,
                   seed: int = 11) -> list[dict]:
     """`count` stored incidents spread over the past year, newest first; the newest
     `open_count` are still open, the rest resolved (two updates each, both long)."""
-    from chalicelib import incidents as core
-    from chalicelib.manage import known_components
+    from chalicelib.core import incidents as core
+    from chalicelib.usecases.manage import known_components
     rng, words = random.Random(seed), vocabulary()
     known = known_components(cfg)
     keys = [comp.id for comp in cfg.components]
@@ -61,8 +61,8 @@ def incident_docs(cfg, count: int, body_chars: int, now: float, open_count: int,
 def history(cfg, days: int, now: float, seed: int = 5) -> tuple[dict, dict]:
     """(uptime, response_times) under `outpost` for `days` days ending today, as the checker
     carries them (the snapshot keeps the newest 90). Most days fully up; a few with outages."""
-    from chalicelib.snapshot import iso_ms, public_id
-    from chalicelib.uptime import DAYS, day_key, day_uptime, empty_day, uptime_over
+    from chalicelib.core.snapshot import iso_ms, public_id
+    from chalicelib.core.uptime import DAYS, day_key, day_uptime, empty_day, uptime_over
     rng = random.Random(seed)
     regions = list(cfg.checks.regions)
     uptime, rts = {}, {}
@@ -99,10 +99,11 @@ def history(cfg, days: int, now: float, seed: int = 5) -> tuple[dict, dict]:
 def seed(c, cfg, docs: list[dict], now: float, history_days: int, states: dict) -> dict:
     """Write the incidents (own items and the public feed, as manage writes them) and the
     snapshot a year-old page would have (published through the size budget). Returns facts."""
-    from chalicelib import budget, manage
-    from chalicelib.history import annotate
-    from chalicelib.snapshot import build_snapshot
-    from chalicelib.storage import check_item_size
+    from chalicelib.adapters.storage import check_item_size
+    from chalicelib.core import budget
+    from chalicelib.core.history import annotate
+    from chalicelib.core.snapshot import build_snapshot
+    from chalicelib.usecases import manage
     store = c.store
     # One BatchWriteItem per 25 incidents, each at version 1 as its first save would leave it.
     with store.StateRow.batch_write() as batch:
@@ -126,7 +127,7 @@ def seed(c, cfg, docs: list[dict], now: float, history_days: int, states: dict) 
 def results(cfg, at: float, failing: frozenset = frozenset()):
     """One round's check results, every monitor from every region; `failing` component ids
     fail everywhere. Probing itself is benchmarked elsewhere (check_round)."""
-    from chalicelib.model import CheckResult, ConditionResult, Level
+    from chalicelib.core.model import CheckResult, ConditionResult, Level
     out = []
     for comp in cfg.components:
         for mon in comp.monitors:

@@ -63,7 +63,7 @@ class TargetServer:
 
 
 def _jobs(port: int, fast: int, hanging: int, hang_last: bool, delay_ms: int = DELAY_MS):
-    from chalicelib.model import Monitor
+    from chalicelib.core.model import Monitor
     base = f"http://127.0.0.1:{port}"
     fast_jobs = [Monitor(id=f"ok.{i}", url=f"{base}/ok/{i}?ms={delay_ms}", timeout=TIMEOUT)
                  for i in range(fast)]
@@ -88,8 +88,8 @@ def _wait_for_probe_threads(limit: float = 4.0) -> None:
 
 
 def _round(prober, jobs) -> dict:
-    from chalicelib.model import Level
-    from chalicelib.probe import run_checks
+    from chalicelib.adapters.prober import run_checks
+    from chalicelib.core.model import Level
     _wait_for_probe_threads()
     # Diagnostic only: note when run_checks starts waiting (its deadline clock) and for how long.
     original_wait, seen = cf.wait, {}
@@ -125,7 +125,7 @@ def _round(prober, jobs) -> dict:
 
 
 def run() -> tuple[list[Row], list[Row], dict]:
-    from chalicelib.probe import MAX_WORKERS, HttpProber
+    from chalicelib.adapters.prober import MAX_WORKERS, HttpProber
     rows: list[Row] = []
     stress: list[Row] = []
     with TargetServer() as srv:

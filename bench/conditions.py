@@ -72,7 +72,7 @@ def _glob(glob, body: str) -> str:
 
 
 def _best(fn) -> float:
-    from chalicelib.conditions import _load_json
+    from chalicelib.core.conditions import _load_json
     best = float("inf")
     for _ in range(REPEAT):
         _load_json.cache_clear()         # a round parses each new body once: count that too
@@ -100,7 +100,7 @@ def _regex_seconds(index: int):
 
 
 def run() -> tuple[list[Row], dict]:
-    from chalicelib.conditions import Observation, parse
+    from chalicelib.core.conditions import Observation, parse
 
     rows: list[Row] = []
     facts: dict = {"worst_s": 0.0}

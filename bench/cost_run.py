@@ -9,9 +9,8 @@ import time
 
 from . import cost_model
 from .cost_setup import (BUCKET, DELIVERY_QUEUE, HOME, REGIONS, STREAM_BATCH, TABLES, LambdaLog, SimClock,
-                         deployed_alarms, deployed_config, env_for, invocation,
-                         platform_log_bytes, seed_history, snapshot_bytes, sqs_event_sources,
-                         table_bytes)
+                         deployed_alarms, deployed_config, env_for, invocation, platform_log_bytes,
+                         seed_history, snapshot_bytes, sqs_event_sources, table_bytes)
 
 WARM_MINUTES, MEASURED_MINUTES = 3, 5
 MACHINE = "2-core shared x86_64, Python 3.11"
@@ -23,11 +22,11 @@ class ScaledRun:
 
     def __init__(self, meter, moto_port: int, status_file: str, ca: str):
         import boto3
+        from app import app
         from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
 
-        from app import app
         from chalicelib import wiring
-        from chalicelib.probe import Prober
+        from chalicelib.adapters.prober import Prober
         from local.streams import StreamReader
 
         self.meter, self.log, self.app = meter, LambdaLog(), app
@@ -90,9 +89,9 @@ class ScaledRun:
             self.api._env, self.api._built = self.saved_api
 
     def minute(self, minute: int, measured: bool) -> None:
-        from chalicelib.checker import run_invocation
-        from chalicelib.fanout import handle_records
-        from chalicelib.housekeeping import housekeeping
+        from chalicelib.usecases.checker import run_invocation
+        from chalicelib.usecases.fanout import handle_records
+        from chalicelib.usecases.housekeeping import housekeeping
 
         t0 = self.start + 60 * minute
         for k, region in enumerate(REGIONS):
@@ -169,7 +168,7 @@ class ScaledRun:
                     0.05, self.config["on_state_change_mb"], 80)) / region_rounds}
 
     def _origin(self) -> dict:
-        from chalicelib.caching import PUBLIC_CACHE_CONTROL
+        from chalicelib.core.caching import PUBLIC_CACHE_CONTROL
         got, fetches = self.meter.take("origin"), self.fetches
         last = fetches[-1]["resp"]
         body = last["body"].encode("utf-8")
@@ -194,7 +193,7 @@ class ScaledRun:
         """Steady state: a week of results (their TTL), the state table, 90 days of history."""
         import boto3
 
-        from chalicelib.storage import RESULTS_TTL_SECONDS
+        from chalicelib.adapters.storage import RESULTS_TTL_SECONDS
         results, n_results = table_bytes(TABLES["RESULTS_TABLE"])
         state, _ = table_bytes(TABLES["STATE_TABLE"])
         history, n_history = table_bytes(TABLES["HISTORY_TABLE"])

@@ -210,8 +210,8 @@ def sqs_event_sources() -> int:
 def seed_history(store, cfg, now: float) -> None:
     """89 closed days per component, as the checker stores them when a day ends: the first
     publish reads them back, so the snapshot carries its full 90 days, as it would in month 4."""
-    from chalicelib.snapshot import iso_ms
-    from chalicelib.uptime import day_key, day_start
+    from chalicelib.core.snapshot import iso_ms
+    from chalicelib.core.uptime import day_key, day_start
     days = []
     for comp in cfg.components:
         for ago in range(89, 0, -1):

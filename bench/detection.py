@@ -73,12 +73,12 @@ class _Sim:
 
 def _scenario(target, extra: str, failing: set, offset: float, gap: float, rounds: int = 6):
     """(latency to major_outage or None, latency back to operational or None) in sim seconds."""
+    from app import app
     from chalice.test import Client
 
-    from app import app
     from chalicelib import wiring
-    from chalicelib.checker import run_invocation
-    from chalicelib.config import load_status_text
+    from chalicelib.core.config import load_status_text
+    from chalicelib.usecases.checker import run_invocation
 
     c = wiring.container
     c.reset()

@@ -35,12 +35,12 @@ def run(conn, env: dict, ca_file: str, invocations: int) -> None:
     os.environ.update(env)
     sys.stdout = open(os.devnull, "w")     # the checker's log line: the parent counts its own
     t0, c0 = time.perf_counter(), _cpu()
+    from app import app
     from chalice.local import LambdaContext
     from chalice.test import TestEventsClient
 
-    from app import app
     from chalicelib import wiring
-    from chalicelib.probe import Prober
+    from chalicelib.adapters.prober import Prober
     cold = {"import_s": time.perf_counter() - t0, "import_cpu_s": _cpu() - c0,
             "rss_mb": peak_rss_mb()}
 

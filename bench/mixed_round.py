@@ -19,7 +19,7 @@ import time
 
 from tests.targets import FakeServer
 
-from .check_round import DELAY_MS, TIMEOUT, ROUND_TARGET, _answer, _wait_for_probe_threads
+from .check_round import DELAY_MS, ROUND_TARGET, TIMEOUT, _answer, _wait_for_probe_threads
 from .table import Row, ratio, secs
 
 MIX = {"http": 200, "https": 100, "tcp": 100, "tls": 50, "dns": 50}
@@ -126,7 +126,7 @@ def _serve_all(conn, cert: str, key: str) -> None:
 
 
 def _monitors(ports: dict) -> list:
-    from chalicelib.model import Monitor
+    from chalicelib.core.model import Monitor
     out = []
     for kind, n in MIX.items():
         for i in range(n):
@@ -155,8 +155,8 @@ def _monitors(ports: dict) -> list:
 
 
 def run() -> tuple[list[Row], dict]:
-    from chalicelib.model import Level
-    from chalicelib.probe import Prober, run_checks
+    from chalicelib.adapters.prober import Prober, run_checks
+    from chalicelib.core.model import Level
 
     with tempfile.TemporaryDirectory() as tmp:
         ca, cert, key = _make_certs(tmp)

@@ -13,10 +13,10 @@ import os
 import statistics
 import time
 
-from .public_read import (CONSTANT, HANDLER_TARGET, SIZE_TARGET, SUMMARY, _interleaved, _ops,
-                          _percentile, make_config, make_states)
 from chalicelib.render import embed
 
+from .public_read import (CONSTANT, HANDLER_TARGET, SIZE_TARGET, SUMMARY, _interleaved, _ops,
+                          _percentile, make_config, make_states)
 from .table import Row, ratio, us
 
 PAGE = "/"
@@ -31,7 +31,7 @@ EMBED_GZIP_TARGET = 5 * 1024                                     # issue 14
 
 def make_incidents(cfg, n: int, now: float) -> list:
     """n incidents through the real lifecycle, newest first; the first OPEN still unresolved."""
-    from chalicelib import incidents as lifecycle
+    from chalicelib.core import incidents as lifecycle
     known = {comp.id: comp.id for comp in cfg.components}
     docs = []
     for i in range(n):
@@ -56,7 +56,7 @@ def make_incidents(cfg, n: int, now: float) -> list:
 
 def _history(index: int, now: float) -> tuple[dict, list]:
     """90 days of uptime (a few bad days) and 90 daily response-time points."""
-    from chalicelib.snapshot import iso_ms
+    from chalicelib.core.snapshot import iso_ms
     days, points = [], []
     for ago in range(89, -1, -1):
         t = now - ago * DAY
@@ -71,7 +71,7 @@ def _history(index: int, now: float) -> tuple[dict, list]:
 
 
 def make_snapshot(n_components: int, n_incidents: int, now: float):
-    from chalicelib.snapshot import build_snapshot
+    from chalicelib.core.snapshot import build_snapshot
     cfg = make_config(n_components)
     snap = build_snapshot(cfg, make_states(cfg, now), now, now - 30,
                           incident_docs=tuple(make_incidents(cfg, n_incidents, now)))
@@ -113,13 +113,14 @@ def _publish(c, snap, now):
 
 
 def run(calls) -> tuple[list[Row], dict]:
+    from app import app
     from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
     from chalice.test import Client
 
-    from app import app
     from chalicelib import wiring
     from chalicelib.render import html
-    from chalicelib.public_cache import PublicCache
+    from chalicelib.usecases.public_cache import PublicCache
+
     from .env import ROOT
 
     rows: list[Row] = []

@@ -7,8 +7,8 @@ environment copy, response parsing) is reported too, as information.
 from __future__ import annotations
 
 import gc
-import statistics
 import os
+import statistics
 import time
 from typing import Callable
 
@@ -26,7 +26,7 @@ HANDLER_TARGET = 1.5                            # DESIGN: within 1.5x of a bare 
 
 
 def make_config(n: int):
-    from chalicelib.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
+    from chalicelib.core.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
     comps = []
     for i in range(n):
         comps.append(Component(
@@ -44,7 +44,7 @@ def make_config(n: int):
 
 def make_states(cfg, now: float) -> dict:
     """A realistic mix: mostly operational, some degraded or partially down, with reasons."""
-    from chalicelib.model import ComponentState, ComponentStatus, Scope
+    from chalicelib.core.model import ComponentState, ComponentStatus, Scope
     states = {}
     for i, comp in enumerate(cfg.components):
         if i % 13 == 3:
@@ -89,14 +89,15 @@ def _interleaved(variants: dict[str, Callable[[], None]], batches: int, batch: i
 
 
 def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
+    from app import app
     from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
     from chalice.test import Client
 
-    from app import app
     from chalicelib import wiring
     from chalicelib.render import v2
-    from chalicelib.public_cache import PublicCache
-    from chalicelib.publish import publish_snapshot
+    from chalicelib.usecases.public_cache import PublicCache
+    from chalicelib.usecases.publish import publish_snapshot
+
     from .env import ROOT
 
     rows: list[Row] = []

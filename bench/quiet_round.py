@@ -19,7 +19,8 @@ TARGET_BYTES = 2048
 
 
 def reference_config():
-    from chalicelib.model import Monitor
+    from chalicelib.core.model import Monitor
+
     from .public_read import make_config
     cfg = make_config(COMPONENTS)
     comps = tuple(replace(c, monitors=tuple(
@@ -33,7 +34,7 @@ def run() -> tuple[list[Row], dict]:
     import boto3
 
     from chalicelib import wiring
-    from chalicelib.rounds import record_round
+    from chalicelib.usecases.rounds import record_round
     from tests.api.conftest import Clock
 
     from .bigpage import results

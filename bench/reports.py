@@ -36,12 +36,14 @@ def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
     from dataclasses import replace
 
     import boto3
+    from app import app
     from chalice.test import Client
 
-    from app import app
-    from chalicelib import reporting, wiring
-    from chalicelib.notify import Notifier
-    from chalicelib.publish import publish_snapshot
+    from chalicelib import wiring
+    from chalicelib.adapters.notify import Notifier
+    from chalicelib.usecases import reporting
+    from chalicelib.usecases.publish import publish_snapshot
+
     from .env import ROOT
     from .public_read import CONSTANT, make_config
 

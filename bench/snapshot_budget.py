@@ -47,7 +47,8 @@ def _page(c, n: int, clock, tables: str = "bench"):
 
 
 def _round(c, cfg, clock, failing=frozenset()):
-    from chalicelib.rounds import record_round
+    from chalicelib.usecases.rounds import record_round
+
     from .bigpage import results
     clock.t += 60
     t0 = time.perf_counter()
@@ -56,17 +57,19 @@ def _round(c, cfg, clock, failing=frozenset()):
 
 
 def _stored_bytes(c, pk: str = "snapshot") -> int:
-    from chalicelib.budget import item_size
+    from chalicelib.core.budget import item_size
     return item_size(c.store.StateRow.get(pk).serialize())
 
 
 def run(calls: DynamoCalls) -> tuple[list[Row], dict]:
+    from app import app
     from chalice.test import Client
 
-    from app import app
-    from chalicelib import budget, wiring
-    from chalicelib.incidents import is_open
-    from chalicelib.manage import mint_key
+    from chalicelib import wiring
+    from chalicelib.core import budget
+    from chalicelib.core.incidents import is_open
+    from chalicelib.usecases.manage import mint_key
+
     from .bigpage import incident_docs, seed
     from .env import ROOT
     from .public_read import make_states

@@ -116,13 +116,13 @@ class Container:
 
     @property
     def config(self):
-        from .config import load_status_file  # lazy: each Lambda builds only what it uses
+        from .core.config import load_status_file  # lazy: each Lambda builds only what it uses
         return self._get("config", lambda: load_status_file(self.settings.status_file, self.env))
 
     @property
     def store(self):
         def build():
-            from .storage import Store  # lazy: each Lambda builds only what it uses
+            from .adapters.storage import Store  # lazy: each Lambda builds only what it uses
             s = self.settings
             return Store(s.results_table, s.state_table, s.keys_table, s.aws_region,
                          s.dynamodb_host, audit_table=s.audit_table,
@@ -134,7 +134,8 @@ class Container:
     def heartbeat_store(self):
         """Heartbeat tokens and beats (in the reports table: no stream to wake)."""
         def build():
-            from .heartbeat_store import HeartbeatStore  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .adapters.heartbeat_store import HeartbeatStore
             s = self.settings
             return HeartbeatStore(s.reports_table, s.aws_region, s.dynamodb_host)
         return self._get("heartbeat_store", build)
@@ -142,7 +143,7 @@ class Container:
     @property
     def prober(self):
         def build():
-            from .probe import Prober  # lazy: each Lambda builds only what it uses
+            from .adapters.prober import Prober  # lazy: each Lambda builds only what it uses
             cfg = self.config
             return Prober(cfg.page.url, cfg.checks.allow_private_targets, clock=self.clock,
                           allowed_networks=cfg.checks.allowed_networks)
@@ -151,8 +152,9 @@ class Container:
     @property
     def notifier(self):
         def build():
-            from .notify import Notifier  # lazy: each Lambda builds only what it uses
-            from .channels import enqueue_alert  # lazy: each Lambda builds only what it uses
+            from .adapters.notify import Notifier  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .usecases.channels import enqueue_alert
             s = self.settings
             return Notifier(s.aws_region, s.updates_topic_arn, s.operator_topic_arn,
                             self.env.get("UPDATES_DLQ_ARN") or None,
@@ -164,19 +166,13 @@ class Container:
     def deliveries(self):
         """The delivery worker's queue: the only way anything reaches a subscriber's endpoint."""
         def build():
-            from .queues import DeliveryQueue  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .adapters.queues import DeliveryQueue, WorkerKick
             s = self.settings
-            return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url,
-                                 wake=lambda: self.worker_kick())
+            kick = lambda function=None: self._get(    # noqa: E731 - tests, local stack: own
+                "worker_kick", lambda: WorkerKick(s.aws_region, s.delivery_worker))(function)
+            return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url, kick)
         return self._get("deliveries", build)
-
-    @property
-    def worker_kick(self):
-        """Wakes the delivery worker (async invoke); local stack and tests put their own."""
-        def build():
-            from .queues import WorkerKick  # lazy: each Lambda builds only what it uses
-            return WorkerKick(self.settings.aws_region, self.settings.delivery_worker)
-        return self._get("worker_kick", build)
 
     @property
     def channel_resolver(self):
@@ -193,7 +189,8 @@ class Container:
     @property
     def public_cache(self):
         def build():
-            from .public_cache import PublicCache  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .usecases.public_cache import PublicCache
             return PublicCache(self, ttl=self.settings.snapshot_cache_seconds)
         return self._get("public_cache", build)
 
@@ -201,23 +198,25 @@ class Container:
     def key_guard(self):
         """Operator keys read recently, unknown key ids and failed logins, per warm Lambda."""
         def build():
-            from .auth import KeyGuard  # lazy: each Lambda builds only what it uses
+            from .core.auth import KeyGuard  # lazy: each Lambda builds only what it uses
             return KeyGuard()
         return self._get("key_guard", build)
 
     @property
     def social_posters(self):
-        """Clients of the official accounts (chalicelib/social_clients.py). Only the delivery
+        """Clients of the official accounts (chalicelib/adapters/social_clients.py). Only the delivery
         worker builds them: atproto alone takes about 2 s to import."""
         def build():
-            from .social_clients import Posters  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .adapters.social_clients import Posters
             return Posters(self.env, self.settings.webhook_deadline)
         return self._get("social_posters", build)
 
     @property
     def static_publisher(self):
         def build():
-            from .static_copy import StaticPublisher  # lazy: each Lambda builds only what it uses
+            # lazy: each Lambda builds only what it uses
+            from .adapters.static_copy import StaticPublisher
             s = self.settings
             return StaticPublisher(s.static_bucket, s.aws_region)
         return self._get("static_publisher", build)

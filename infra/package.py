@@ -30,7 +30,7 @@ def merge_template(stage: str) -> str:
 def run_doctor(stage: str, env) -> int:
     """The offsite guard, on the status file the functions will ship with. 0 ok, 1 refused."""
     sys.path.insert(0, ROOT)
-    from chalicelib import doctor
+    from chalicelib.tools import doctor
     path = env.get("STATUS_FILE") or os.path.join(ROOT, "chalicelib", "status.yaml")
     code, text = doctor.run(path, stage=stage, project_dir=ROOT, environ=env)
     print(text, file=sys.stderr if code else sys.stdout)

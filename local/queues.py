@@ -1,5 +1,5 @@
 """The delivery worker's kicks, locally. In AWS a producer that queues a due delivery invokes
-the worker asynchronously (chalicelib/queues.py WorkerKick); moto runs no Lambdas, so here a
+the worker asynchronously (chalicelib/adapters/queues.py WorkerKick); moto runs no Lambdas, so here a
 kick runs the real worker handler on a thread, and the worker drains moto's queue itself."""
 from __future__ import annotations
 

@@ -141,6 +141,7 @@ STATIC_BUCKET = "outpost-local-static"
 def _static_bucket() -> None:
     """The S3 static copy the edge fails over to; the app writes it as it does when deployed."""
     import boto3
+
     from local.edge import edge_read_policy
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=STATIC_BUCKET)
@@ -152,10 +153,11 @@ DELIVERY_POLLERS = 3          # kicked workers that may run at once, as in Lambd
 
 
 def _delivery_queues() -> None:
-    """The delivery worker's queue and its dead-letter queue (after 5 receives, as deployed)."""
+    """The delivery worker's queue and the one dead-letter queue (after 5 receives, as deployed;
+    the app's SNS subscriptions point at it too, as UPDATES_DLQ_ARN)."""
     import boto3
     sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="outpost-local-deliveries-dlq")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName="outpost-local-dead-letters")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName="outpost-local-deliveries", Attributes={
@@ -164,6 +166,7 @@ def _delivery_queues() -> None:
         "QueueUrl"]
     os.environ["DELIVERY_QUEUE_URL"] = url
     os.environ["DELIVERY_DLQ_URL"] = dlq
+    os.environ["UPDATES_DLQ_ARN"] = dlq_arn
 
 
 def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
@@ -171,6 +174,7 @@ def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
     print each notification that went out."""
     import boto3
     from chalice.local import LambdaContext
+
     from local.streams import StreamReader
     log = logging.getLogger("outpost.notifications")
     reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"),
@@ -231,12 +235,12 @@ def main() -> int:
     app = config.chalice_app
 
     from chalicelib import wiring
-    from chalicelib.manage import mint_key
-    from chalicelib.publish import publish_snapshot
+    from chalicelib.usecases.manage import mint_key
+    from chalicelib.usecases.publish import publish_snapshot
     c = wiring.container
     c.store.create_tables()
     publish_snapshot(c, {}, None)
-    from chalicelib.auth import SCOPES
+    from chalicelib.core.auth import SCOPES
     key = mint_key(c, "local operator", SCOPES)
     local_dir = os.environ.get("OUTPOST_LOCAL_DIR") or os.path.join(ROOT, ".local")
     os.makedirs(local_dir, exist_ok=True)
@@ -276,7 +280,8 @@ def main() -> int:
     _refuse_unknown_methods(app)
     origin_port = int(os.environ.get("ORIGIN_PORT") or _free_port())
     server = create_local_server(app, config, "127.0.0.1", origin_port)
-    from local.edge import Edge, settings as edge_settings
+    from local.edge import Edge
+    from local.edge import settings as edge_settings
     edge = Edge(edge_settings(port=port, origin=f"127.0.0.1:{origin_port}",
                               static=f"127.0.0.1:{moto_port}", bucket=STATIC_BUCKET,
                               origin_secret=os.environ["ORIGIN_VERIFY_SECRET"],

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from chalicelib.model import (CheckPolicy, Component, ComponentState, ComponentStatus, Page, Place,
-                              Scope, StatusConfig)
-from chalicelib.snapshot import build_snapshot, iso_ms, public_id
+from chalicelib.core.model import (CheckPolicy, Component, ComponentState, ComponentStatus, Page,
+                                   Place, Scope, StatusConfig)
+from chalicelib.core.snapshot import build_snapshot, iso_ms, public_id
 
 T0 = 1_780_000_000.0          # 2026-05-28T20:26:40Z
 DAY = 86400.0

@@ -10,10 +10,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from chalicelib.config import load_status_text
-from chalicelib.model import ComponentState, ComponentStatus, Scope
+from chalicelib.core.config import load_status_text
+from chalicelib.core.model import ComponentState, ComponentStatus, Scope
+from chalicelib.core.snapshot import build_snapshot
 from chalicelib.render import v2
-from chalicelib.snapshot import build_snapshot
 
 VENDOR = """
 page: {id: vendor, name: Vendor Status, url: "https://status.vendor.example"}

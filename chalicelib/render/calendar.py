@@ -17,10 +17,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vText
 
+from ..core.timefmt import parse_iso
+from ..core.timefmt import zone as _zone
 from . import common
 
 PRODID = "-//Outpost//Maintenance calendar//EN"
@@ -34,12 +35,8 @@ def host_of(page_url: str) -> str:
 
 
 def _utc(iso) -> Optional[datetime]:
-    dt = common.parse_time(iso)
+    dt = parse_iso(iso)
     return dt.astimezone(timezone.utc) if dt else None
-
-
-def _zone(name: str):
-    return timezone.utc if name in ("UTC", "Etc/UTC") else ZoneInfo(name)
 
 
 def _maintenance_event(item: dict, sequence: int, host: str, base: str, now: datetime

@@ -5,12 +5,11 @@ formatting. Everything takes the snapshot document (see snapshot.build_snapshot)
 """
 from __future__ import annotations
 
-from datetime import datetime
-from functools import lru_cache
 from typing import Optional
-from zoneinfo import ZoneInfo
 
-from ..snapview import outpost
+from ..core.snapview import outpost
+from ..core.timefmt import parse_iso
+from ..core.timefmt import zone_or_utc as _zone
 from . import i18n
 from .i18n import N_
 
@@ -98,34 +97,17 @@ def find_component(snapshot: dict, name: str) -> Optional[dict]:
     return None
 
 
-def parse_time(text: Optional[str]) -> Optional[datetime]:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return None
-
-
-@lru_cache(maxsize=32)
-def _zone(name: str):
-    try:
-        return ZoneInfo(name)
-    except Exception:          # a bad zone name must not break the page; fall back to UTC
-        return ZoneInfo("Etc/UTC")
-
-
 def human_time(text: Optional[str], tz_name: str = "Etc/UTC", locale: str = i18n.DEFAULT) -> str:
     """"May 28, 2026 14:06 UTC": absolute, so a cached page never says "5 minutes ago" wrongly.
     In the page's locale ("28. Mai 2026 14:06 UTC")."""
-    dt = parse_time(text)
+    dt = parse_iso(text)
     if dt is None:
         return ""
     return i18n.date_time(dt.astimezone(_zone(tz_name)), locale)
 
 
 def month_label(text: Optional[str], tz_name: str = "Etc/UTC", locale: str = i18n.DEFAULT) -> str:
-    dt = parse_time(text)
+    dt = parse_iso(text)
     if dt is None:
         return i18n.translations(locale).gettext("Undated")
     return i18n.month(dt.astimezone(_zone(tz_name)), locale)
@@ -138,7 +120,7 @@ def locale_of(snapshot: dict) -> str:
 
 def sort_key(item: dict) -> float:
     """Newest first by creation (a maintenance by when it is scheduled), unknown times last."""
-    dt = parse_time(item.get("scheduled_for") or item.get("created_at"))
+    dt = parse_iso(item.get("scheduled_for") or item.get("created_at"))
     return dt.timestamp() if dt else float("-inf")
 
 

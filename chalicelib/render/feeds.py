@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 from markupsafe import Markup
 
+from ..core.timefmt import parse_iso
 from . import common, i18n, view
 from .html import environment
 
@@ -19,7 +20,7 @@ FEED_LIMIT = 50
 
 
 def _rfc822(iso) -> str:
-    dt = common.parse_time(iso)
+    dt = parse_iso(iso)
     return format_datetime(dt.astimezone(timezone.utc), usegmt=True) if dt else ""
 
 
@@ -51,8 +52,8 @@ def _entries(snapshot: dict) -> list[dict]:
     t = i18n.translations(page["locale"])
     base = page["url"].rstrip("/")
     items = [*(snapshot.get("incidents") or ()), *(snapshot.get("scheduled_maintenances") or ())]
-    items.sort(key=lambda i: (common.parse_time(i.get("updated_at") or i.get("created_at"))
-                              or common.parse_time("1970-01-01T00:00:00Z")), reverse=True)
+    items.sort(key=lambda i: (parse_iso(i.get("updated_at") or i.get("created_at"))
+                              or parse_iso("1970-01-01T00:00:00Z")), reverse=True)
     out = []
     for item in items[:FEED_LIMIT]:
         maintenance = "scheduled_for" in item
@@ -77,7 +78,7 @@ def _context(snapshot: dict) -> dict:
     entries = _entries(snapshot)
     stamps = [e["updated"] for e in entries if e["updated"]]
     # The feed changes only when an entry does, so its date is the newest entry's, not "now".
-    updated = max(stamps, key=common.parse_time) if stamps else (
+    updated = max(stamps, key=parse_iso) if stamps else (
         (snapshot.get("page") or {}).get("updated_at") or "1970-01-01T00:00:00.000Z")
     # Readers treat RSS descriptions as HTML, the channel's too: escape the name as HTML here,
     # and the template escapes that again for XML.

@@ -39,7 +39,8 @@ def _finalize(value):
 def environment(locale: str = i18n.DEFAULT):
     """One environment per language: jinja2's i18n extension binds the catalog to it, and
     imported macros see only the environment's globals, not a render's context."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined  # cold start: on the first render
+    from jinja2 import (Environment, FileSystemLoader,  # cold start: on the first render
+                        StrictUndefined)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       finalize=_finalize, auto_reload=False, extensions=["jinja2.ext.i18n"])

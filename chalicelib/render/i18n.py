@@ -17,12 +17,10 @@ from babel.dates import format_skeleton, format_time
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
-LOCALES = ("en", "de", "fr", "es", "ja", "pt-BR")     # the shipped set, as page.locale spells them
-DEFAULT = "en"
+from ..core.locales import DEFAULT, LOCALES, UCS2_LOCALES  # noqa: F401 - UCS2_LOCALES re-exported
+
 DOMAIN = "outpost"
 CATALOGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "locales")
-# Scripts GSM-7 can't carry even with accents folded: their SMS go out as UCS-2.
-UCS2_LOCALES = frozenset({"ja"})
 
 
 def N_(message: str) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from .. import aws_limits
-from ..aws_limits import gsm7, septets  # noqa: F401 - the SMS alphabet, for callers and tests
+from ..core import aws_limits
+from ..core.aws_limits import gsm7, septets  # noqa: F401 - the SMS alphabet, for callers and tests
 from . import common, i18n
 from .i18n import N_
 
@@ -115,7 +115,7 @@ def webhook_payload(page: dict, status: dict, incident: dict, unsubscribe: Optio
 
 
 # SNS takes 256 KB for the message and its attributes together; the attributes are bounded
-# (chalicelib.audience keeps `components` under 8 KB), so the message gets the rest.
+# (chalicelib.core.audience keeps `components` under 8 KB), so the message gets the rest.
 SNS_LIMIT = aws_limits.MESSAGE_MAX_BYTES - 16 * 1024
 
 
@@ -158,7 +158,7 @@ def sns_message(page_name: str, page: dict, status: dict, incident: dict, update
     return build(bare, 20_000, truncated=True)
 
 
-# -- chat and on-call channels (chalicelib.channels) ---------------------------------------------
+# -- chat and on-call channels (chalicelib.usecases.channels) ---------------------------------------------
 
 CHANNEL_MAX = 3000        # a chat message is a notice: whatever the service takes, the page has more
 ELLIPSIS = "…"

@@ -8,11 +8,12 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from chalicelib import backup, wiring
-from chalicelib.config import load_status_text
-from chalicelib.manage import Actor, create_incident, set_component, update_incident
-from chalicelib.manage import mint_key
-from chalicelib.rounds import run_round
+from chalicelib import wiring
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases import backup
+from chalicelib.usecases.manage import (Actor, create_incident, mint_key, set_component,
+                                        update_incident)
+from chalicelib.usecases.rounds import run_round
 from tests.targets import Target
 
 STATUS = """
@@ -179,7 +180,7 @@ def test_a_corrupt_export_is_refused_before_any_table_is_made(stack, exported, d
 
 
 def test_cli_export_verify_round_trip_and_the_page_shows_it(stack, tmp_path, monkeypatch):
-    from chalicelib.cli import main
+    from chalicelib.tools.cli import main
     c, clock = stack
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)

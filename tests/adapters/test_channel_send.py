@@ -5,10 +5,9 @@ import time
 
 import pytest
 
-from chalicelib import channel_send
+from chalicelib.adapters import channel_send
 from chalicelib.render.messages import CHANNEL_MAX, channel_fit, units
-from tests.channelfakes import (FIXED_HOSTS, MATRIX_HOST, TEAMS_HOST, URLS, FakeServices,
-                                the_text)
+from tests.channelfakes import FIXED_HOSTS, MATRIX_HOST, TEAMS_HOST, URLS, FakeServices, the_text
 
 HOST_OF = dict(zip(("slack", "discord", "gchat", "telegram", "pagerduty", "opsgenie"),
                    FIXED_HOSTS), teams=TEAMS_HOST, matrix=MATRIX_HOST)

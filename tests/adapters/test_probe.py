@@ -3,8 +3,8 @@ import socket
 
 import pytest
 
-from chalicelib.model import Level, Monitor
-from chalicelib.probe import HttpProber, run_checks
+from chalicelib.adapters.prober import HttpProber, run_checks
+from chalicelib.core.model import Level, Monitor
 from tests.targets import Target
 
 

@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from chalicelib.model import Level, Monitor
-from chalicelib.probe import Prober
+from chalicelib.adapters.prober import Prober
+from chalicelib.core.model import Level, Monitor
 from tests.netfixtures import CA, DnsServer, Listener, Web, closed_port, server_context
 
 NAMES = {"good.test": ["127.0.0.1"], "wrong.test": ["127.0.0.1"]}

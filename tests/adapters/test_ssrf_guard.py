@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from chalicelib.model import Level, Monitor
-from chalicelib.probe import Prober
+from chalicelib.adapters.prober import Prober
+from chalicelib.core.model import Level, Monitor
 from tests.netfixtures import DnsServer, Listener, Web
 
 

@@ -6,8 +6,9 @@ import feedparser
 import pytest
 from moto import mock_aws
 
-from chalicelib import static_copy, wiring
-from chalicelib.caching import PUBLIC_CACHE_CONTROL
+from chalicelib import wiring
+from chalicelib.adapters import static_copy
+from chalicelib.core.caching import PUBLIC_CACHE_CONTROL
 from chalicelib.render import v2
 from tests import factories as f
 
@@ -73,7 +74,7 @@ def test_everything_public_is_copied_with_type_and_cache_control(s3):
 def test_the_social_link_from_the_status_file_is_in_the_copy(s3):
     import dataclasses
 
-    from chalicelib.model import Operations
+    from chalicelib.core.model import Operations
     c = container()
     c.override(config=dataclasses.replace(f.CFG, operations=Operations(
         social_url="https://social.example/@acme")))
@@ -114,7 +115,7 @@ def test_the_copy_judges_staleness_at_publish_time(s3):
 
 
 def test_publish_snapshot_writes_the_copy_and_survives_s3_failures(s3, caplog):
-    from chalicelib.publish import publish_snapshot
+    from chalicelib.usecases.publish import publish_snapshot
     c = container()
     c.override(config=f.CFG)
     c.store.create_tables()

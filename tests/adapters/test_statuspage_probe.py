@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from chalicelib.model import Level, Monitor
-from chalicelib.probe import Prober
+from chalicelib.adapters.prober import Prober
+from chalicelib.core.model import Level, Monitor
 from tests.vendorpage import VendorPage
 
 

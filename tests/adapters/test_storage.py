@@ -2,10 +2,10 @@
 import pytest
 from moto import mock_aws
 
-from chalicelib.model import (CheckResult, ComponentState, ComponentStatus, ConditionResult, Level,
-                              MonitorRegionState, Scope)
-from chalicelib.errors import Conflict
-from chalicelib.storage import Store
+from chalicelib.adapters.storage import Store
+from chalicelib.core.errors import Conflict
+from chalicelib.core.model import (CheckResult, ComponentState, ComponentStatus, ConditionResult,
+                                   Level, MonitorRegionState, Scope)
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_snapshot_round_trip_and_big_documents_fit(store):
 
 
 def test_keys_are_stored_hashed_and_unique(store):
-    from chalicelib.auth import new_key, secret_matches, split
+    from chalicelib.core.auth import new_key, secret_matches, split
     full, key_id, sha = new_key()
     store.put_key(key_id, sha, "ci", {"incidents:write"}, 1.0)
     key, stored = store.get_key(key_id)

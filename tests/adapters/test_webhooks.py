@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from chalicelib.webhooks import DeliveryFailed, post
-from tests.targets import Blackhole, Tarpit
+from chalicelib.adapters.webhooks import DeliveryFailed, post
 from tests.netfixtures import CA, Web, server_context
+from tests.targets import Blackhole, Tarpit
 
 
 def timed(fn, *a, **kw):

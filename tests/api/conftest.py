@@ -6,9 +6,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import wiring
-from chalicelib.config import load_status_text
-from chalicelib.manage import mint_key
-from chalicelib.notify import Notifier
+from chalicelib.adapters.notify import Notifier
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
 from tests.api.notifywire import Wire

@@ -12,8 +12,8 @@ import time
 
 import boto3
 
-from chalicelib import deliveries
-from chalicelib.queues import DeliveryQueue
+from chalicelib.adapters.queues import DeliveryQueue
+from chalicelib.core import deliveries
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -35,9 +35,8 @@ class Deliveries:
         self.dlq = dlq
         self.kicks = []                     # the worker's kicks (function name or None)
         # moto is one SQS server: a short poll sees every message there, and saves a second a pass
-        c.override(deliveries=DeliveryQueue(REGION, self.url, dlq, wake=lambda: c.worker_kick(),
-                                            receive_wait=0),
-                   worker_kick=lambda function=None: self.kicks.append(function) or True)
+        c.override(deliveries=DeliveryQueue(REGION, self.url, dlq, receive_wait=0,
+                                            wake=lambda function=None: self.kicks.append(function)))
         self.outcomes = []
 
     def deliver(self):

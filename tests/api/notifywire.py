@@ -6,8 +6,8 @@ import json
 
 import boto3
 
-from chalicelib.notify import Notifier
-from chalicelib.manage import mint_key
+from chalicelib.adapters.notify import Notifier
+from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
 from tests.sns_rules import StrictSNS

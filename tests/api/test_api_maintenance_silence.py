@@ -5,9 +5,9 @@ component outside the maintenance still does all three."""
 import json
 from datetime import datetime, timezone
 
-from chalicelib.fanout import flush_component_updates
-from chalicelib.manage import Actor, advance_maintenance
-from chalicelib.rounds import run_round
+from chalicelib.usecases.fanout import flush_component_updates
+from chalicelib.usecases.manage import Actor, advance_maintenance
+from chalicelib.usecases.rounds import run_round
 
 
 def iso(t):

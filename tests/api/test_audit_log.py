@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from chalicelib import audit
-from chalicelib.audit import iam_actor
-from chalicelib.manage import mint_key, revoke_key
+from chalicelib.core import audit
+from chalicelib.core.audit import iam_actor
+from chalicelib.usecases.manage import mint_key, revoke_key
 from tests.api.calls import post
 
 BASE = "/api/v1/pages/acme"

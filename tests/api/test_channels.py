@@ -8,14 +8,14 @@ import time
 import boto3
 import pytest
 
-from chalicelib.channels import enqueue_alert
-from chalicelib.config import load_status_text
-from chalicelib.notify import Notifier
-from chalicelib.manage import mint_key
+from chalicelib.adapters.notify import Notifier
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases.channels import enqueue_alert
+from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
+from tests.api.calls import report
 from tests.api.conftest import STATUS_FILE
 from tests.api.hooks import Deliveries
-from tests.api.calls import report
 from tests.api.test_reports import spike_alerts, tick
 from tests.channelfakes import MATRIX_HOST, URLS, FakeServices, the_text
 
@@ -124,7 +124,7 @@ def test_a_retried_record_and_a_redelivered_message_send_nothing_twice(chans):
               ._moto_queue(hooks.url)._messages]
     public = [d for d, _ in hooks.queued() if d.kind == "channel"]
     assert sorted(d.sub for d in public) == ["community", "everything"]
-    from chalicelib.deliver import process
+    from chalicelib.usecases.deliver import process
     copy = [m.body for m in bodies if json.loads(m.body)["kind"] == "channel"][0]
     hooks.deliver()
     assert process(c, copy) == "duplicate"        # SQS delivered a message twice

@@ -2,10 +2,9 @@
 uptime history and its day rollover, fed by real check rounds against targets on 127.0.0.1."""
 import json
 
-
-from chalicelib.checker import run_invocation
-from chalicelib.config import load_status_text
-from chalicelib.rounds import run_round
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases.checker import run_invocation
+from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import STATUS_FILE
 
 REGIONS = ["us-west-2", "eu-west-1", "ap-southeast-2"]
@@ -99,7 +98,7 @@ def test_fewer_regions_than_quorum_never_turn_an_outage_green(stack):
 
 def test_a_maintenance_window_hides_failures_and_is_not_downtime(stack, targets):
     c, client, clock, api_target, _ = stack
-    from chalicelib.snapshot import iso_ms
+    from chalicelib.core.snapshot import iso_ms
     start, end = iso_ms(clock() + 30), iso_ms(clock() + 30 + 300)
     reconfigure(c, targets, STATUS_FILE + f"""
 maintenance:
@@ -129,7 +128,7 @@ def test_uptime_json_is_cached_and_carries_response_times(stack):
     rounds(c, clock, 3)
     # Response-time counts live in the region views; the snapshot takes them when it is next
     # written (a change, a closed day, or FOLD_EVERY after the last write).
-    from chalicelib.history import FOLD_EVERY
+    from chalicelib.core.history import FOLD_EVERY
     clock.tick(FOLD_EVERY - 3 * 60)
     rounds(c, clock, 1)
     clock.tick(6)

@@ -8,12 +8,12 @@ import threading
 import boto3
 import pytest
 
-from chalicelib import deliveries
-from chalicelib.deliver import drain, wake_if_due
-from chalicelib.deliveries import Delivery
-from chalicelib.housekeeping import housekeeping
-from chalicelib.queues import DeliveryQueue
-from chalicelib.subscribers import _hash
+from chalicelib.adapters.queues import DeliveryQueue
+from chalicelib.core import deliveries
+from chalicelib.core.deliveries import Delivery
+from chalicelib.usecases.deliver import drain, wake_if_due
+from chalicelib.usecases.housekeeping import housekeeping
+from chalicelib.usecases.subscribers import _hash
 from tests.api.calls import post
 from tests.api.hooks import ACCOUNT, REGION
 
@@ -40,10 +40,9 @@ class Queue:
             "VisibilityTimeout": "180", "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})})["QueueUrl"]
         self.kicks = []
-        self.queue = DeliveryQueue(REGION, self.url, None, wake=lambda: c.worker_kick(),
-                                   receive_wait=0)
-        c.override(deliveries=self.queue,
-                   worker_kick=lambda function=None: self.kicks.append(function) or True)
+        self.queue = DeliveryQueue(REGION, self.url, None, receive_wait=0,
+                                   wake=lambda function=None: self.kicks.append(function))
+        c.override(deliveries=self.queue)
         self.requests = []
         self.queue.client.meta.events.register(
             "before-call.sqs.*", lambda model, **_: self.requests.append(model.name))

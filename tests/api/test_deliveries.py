@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from chalicelib import deliveries
-from chalicelib.deliver import process
-from chalicelib.subscribers import _hash
-from tests.api.hooks import wait_until
-from tests.targets import Blackhole, Tarpit
+from chalicelib.core import deliveries
+from chalicelib.usecases.deliver import process
+from chalicelib.usecases.subscribers import _hash
 from tests.api.calls import post
+from tests.api.hooks import wait_until
 from tests.conftest import ROOT
+from tests.targets import Blackhole, Tarpit
 
 BASE = "/api/v1/pages/acme/incidents"
 
@@ -45,8 +45,8 @@ def hits_t(hits):
 def test_a_tarpit_and_20_blackholes_do_not_touch_the_check_round(wired, targets):
     """The scheduled handler with a due component change for 21 dead receivers: the checks
     run and are recorded, the handler returns at once, and not one connection is made."""
-    from chalice.local import LambdaContext
     from app import app
+    from chalice.local import LambdaContext
     c, client, clock, key, pump, drain, receiver, hooks = wired
     dead = [Blackhole() for _ in range(20)] + [Tarpit()]
     try:
@@ -250,8 +250,8 @@ def test_deliveries_to_an_erased_or_unsubscribed_webhook_are_dropped(wired):
     incident(client, key)
     hooks.reader.poll(lambda ev: client.lambda_.invoke("on_state_change", ev).payload)
     ((d, _),) = hooks.queued()
-    from chalicelib.subscribers import unsubscribe
-    from chalicelib.subscriber_links import unsubscribe_token
+    from chalicelib.usecases.subscriber_links import unsubscribe_token
+    from chalicelib.usecases.subscribers import unsubscribe
     unsubscribe(c, unsubscribe_token(c, sub["subscriber"]["id"]))
     assert process(c, deliveries.encode(d)) == "inactive"
     c.store.delete_subscriber(sub["subscriber"]["id"])
@@ -355,9 +355,9 @@ def test_activation_is_only_from_pending(wired):
     c, client, clock, key, pump, drain, receiver, hooks = wired
     resp, body = post(client, "/api/v1/subscribe", {"webhook": receiver.url})
     sub_id = body["subscriber"]["id"]
-    from chalicelib.deliver import activate
-    from chalicelib.subscriber_links import unsubscribe_token
-    from chalicelib.subscribers import unsubscribe
+    from chalicelib.usecases.deliver import activate
+    from chalicelib.usecases.subscriber_links import unsubscribe_token
+    from chalicelib.usecases.subscribers import unsubscribe
     unsubscribe(c, unsubscribe_token(c, sub_id))
     assert not activate(c, sub_id)
     hooks.deliver()

@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from chalicelib.webhooks import DeliveryFailed, post as post_hook
+from chalicelib.adapters.webhooks import DeliveryFailed
+from chalicelib.adapters.webhooks import post as post_hook
 from tests.api.calls import post
 
 
@@ -55,6 +56,7 @@ def test_the_stream_consumer_costs_the_same_for_250_webhooks_as_for_a_few(wired)
     stream consumer's work per event grow with them: past a page, the worker fans out. Every
     webhook still gets the event exactly once."""
     import json as _json
+
     from tests.api.test_deliveries import active_webhook, incident
     c, client, clock, key, pump, drain, receiver, hooks = wired
     n = 250

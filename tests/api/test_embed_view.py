@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.config import ConfigError, load_status_text
-from chalicelib.model import Embed
+from chalicelib.core.config import ConfigError, load_status_text
+from chalicelib.core.model import Embed
 
 
 def test_default_refuses_every_frame(stack):

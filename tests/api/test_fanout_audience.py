@@ -8,7 +8,7 @@ from dataclasses import replace
 import boto3
 import pytest
 
-from chalicelib.audience import filter_policy
+from chalicelib.core.audience import filter_policy
 from tests.sns_rules import policy_admits, subject_problems
 
 
@@ -111,7 +111,7 @@ def test_component_subscribers_get_their_components_and_page_wide_news_only(wire
 
 
 def test_webhook_selection_is_the_sns_rule(wire):
-    from chalicelib.fanout import _webhooks_for
+    from chalicelib.usecases.fanout import _webhooks_for
     subs = {}
     for name, comps in (("all", None), ("api", ["api"]), ("both", ["api", "web"]),
                         ("web", ["web"])):

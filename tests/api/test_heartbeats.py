@@ -12,9 +12,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import wiring
-from chalicelib.config import load_status_text
-from chalicelib.manage import mint_key
-from chalicelib.rounds import run_round
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases.manage import mint_key
+from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import Clock
 
 STATUS = """

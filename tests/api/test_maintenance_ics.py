@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import icalendar
 
-from chalicelib.config import load_status_text
-from chalicelib.manage import mint_key
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases.manage import mint_key
 from tests.api.conftest import STATUS_FILE
 
 BASE = "/api/v1/pages/acme"
@@ -162,7 +162,7 @@ maintenance:
                                                "http://127.0.0.1:9"})
     c.override(config=cfg)
     c.public_cache.invalidate()
-    from chalicelib.manage import republish
+    from chalicelib.usecases.manage import republish
     republish(c)
     raw = fetch(client).body
     strict_lines(raw)

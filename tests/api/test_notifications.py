@@ -6,8 +6,8 @@ import json
 import boto3
 import pytest
 
-from chalicelib import deliveries
-from chalicelib.notify import Notifier
+from chalicelib.adapters.notify import Notifier
+from chalicelib.core import deliveries
 from tests.api.calls import post, sms_sent
 
 
@@ -118,7 +118,7 @@ def test_component_filtered_webhook_only_hears_its_components(wired):
 def test_unsubscribe_get_shows_post_acts(wired):
     c, client, clock, key, pump, drain, receiver, hooks = wired
     _, sub = hooks.subscribe(post, receiver.url)
-    from chalicelib.subscriber_links import unsubscribe_token
+    from chalicelib.usecases.subscriber_links import unsubscribe_token
     token = unsubscribe_token(c, sub["subscriber"]["id"])
     page = client.http.get(f"/api/v1/unsubscribe/{token}")
     assert page.status_code == 200 and b"<form method=\"post\">" in page.body
@@ -182,6 +182,7 @@ def test_sms_caps_per_number_per_ip_and_country(sms):
 def test_global_sms_breaker_pauses_signup_and_tells_operators(sms):
     c, client, clock, key, pump, drain, receiver, _ = sms
     from dataclasses import replace
+
     # a botnet spreads over addresses: only the global breaker can stop it
     c.override(config=replace(c.config, subscribers=replace(c.config.subscribers,
                                                             sms_per_ip_per_hour=1000)))
@@ -225,7 +226,7 @@ def test_email_signup_is_enumeration_safe_and_operators_can_erase(wired):
 
 def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_monitoring(
         wired, targets):
-    from chalicelib.rounds import run_round
+    from chalicelib.usecases.rounds import run_round
     c, client, clock, key, pump, drain, receiver, _ = wired
     targets = targets[0]                       # the same live targets the stack watches
     targets.behaviour = "fail"
@@ -258,7 +259,7 @@ def test_confirmed_outage_opens_an_incident_by_itself_and_recovery_moves_it_to_m
 
 
 def test_quiet_incident_nudges_operators_once_per_interval(wired):
-    from chalicelib.fanout import nudge_quiet_incidents
+    from chalicelib.usecases.fanout import nudge_quiet_incidents
     c, client, clock, key, pump, drain, receiver, _ = wired
     post(client, "/api/v1/pages/acme/incidents", {"incident": {"name": "Slow"}}, key)
     clock.tick(29 * 60)
@@ -302,8 +303,9 @@ def test_the_pages_plain_html_form_subscribes(wired):
 
 def test_flapping_component_sends_one_webhook_or_none(wired, targets):
     from dataclasses import replace
-    from chalicelib.fanout import flush_component_updates
-    from chalicelib.rounds import run_round
+
+    from chalicelib.usecases.fanout import flush_component_updates
+    from chalicelib.usecases.rounds import run_round
     c, client, clock, key, pump, drain, receiver, hooks = wired
     c.override(config=replace(c.config, operations=replace(c.config.operations,
                                                            auto_incidents=False)))

@@ -19,9 +19,9 @@ def test_every_operator_route_is_documented_and_nothing_else(stack):
 
 
 def test_every_documented_operation_declares_the_auth_errors():
-    from chalicelib.routes.operator import openapi_document
     from chalicelib import wiring
-    from chalicelib.config import load_status_text
+    from chalicelib.core.config import load_status_text
+    from chalicelib.web.routes.operator import openapi_document
     wiring.container.override(config=load_status_text(
         "page: {id: x, name: X, url: 'https://x.example'}\ncomponents: []\n"))
     try:

@@ -8,15 +8,15 @@ import socket
 import threading
 
 import pytest
+from app import app
 from chalice.config import Config
 from chalice.local import create_local_server
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from app import app
-from chalicelib.routes.operator import openapi_document
-from chalicelib.manage import mint_key
+from chalicelib.usecases.manage import mint_key
+from chalicelib.web.routes.operator import openapi_document
 from local.stack import _refuse_unknown_methods
 
 BASE = "/api/v1/pages/acme"
@@ -63,7 +63,7 @@ def test_412_is_declared_wherever_if_match_applies():
 
 def _plain_document():
     from chalicelib import wiring
-    from chalicelib.config import load_status_text
+    from chalicelib.core.config import load_status_text
     wiring.container.override(config=load_status_text(
         "page: {id: x, name: X, url: 'https://x.example'}\ncomponents: []\n"))
     try:

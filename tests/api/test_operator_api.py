@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from chalicelib.manage import mint_key
+from chalicelib.usecases.manage import mint_key
 
 BASE = "/api/v1/pages/acme"
 ALL = ["incidents:write", "components:write", "maintenance:write", "subscribers:read", "keys:admin"]
@@ -168,7 +168,7 @@ def _race(n, fn):
 
 
 def test_concurrent_patches_with_the_same_version_one_wins(op, atomic_dynamo):
-    from chalicelib import manage
+    from chalicelib.usecases import manage
     o, c, _ = op
     _, inc = open_incident(o)
     texts = ["alpha", "beta", "gamma"]
@@ -183,7 +183,7 @@ def test_concurrent_patches_with_the_same_version_one_wins(op, atomic_dynamo):
 
 def test_concurrent_patches_without_if_match_all_land(op, atomic_dynamo):
     """No If-Match: each PATCH is re-applied on the newest version, none is lost."""
-    from chalicelib import manage
+    from chalicelib.usecases import manage
     o, c, _ = op
     _, inc = open_incident(o)
     _race(3, lambda i: manage.update_incident(c, inc["id"], {"incident": {"body": f"u{i}"}},
@@ -208,7 +208,7 @@ def test_idempotency_key_returns_the_first_result(op):
 
 
 def test_concurrent_idempotent_posts_create_one_incident(op, atomic_dynamo):
-    from chalicelib import manage
+    from chalicelib.usecases import manage
     o, c, _ = op
     body = {"incident": {"name": "Race", "body": "x"}}
     outcomes = _race(4, lambda i: manage.create_incident(c, body, manage.Actor("k1", f"r{i}"),
@@ -304,8 +304,8 @@ def test_scheduled_maintenance_starts_and_completes_by_itself(op):
     upcoming = json.loads(o.client.http.get("/api/v2/scheduled-maintenances/upcoming.json").body)
     assert [m["id"] for m in upcoming["scheduled_maintenances"]] == [mx["id"]]
     from app import run_checks
-    from chalice.test import Client
     from chalice.local import LambdaContext
+    from chalice.test import Client
     events = o.client.events
 
     def tick(seconds):
@@ -343,7 +343,7 @@ def test_writers_that_keep_losing_get_the_409s_they_always_got(op, monkeypatch):
     """Regression (issue 11's retry_on_conflict): the 409 bodies named the busy thing in their
     own words ("the incident feed is busy", "component overrides are changing fast"); the
     helper's generic "<what> is changing fast" changed one and broke the grammar of the other."""
-    from chalicelib.errors import Conflict, FeedChanged
+    from chalicelib.core.errors import Conflict, FeedChanged
     o, c, _ = op
 
     def overrides_lost(*a, **k):

@@ -9,10 +9,10 @@ import secrets
 import pytest
 from botocore.client import BaseClient
 
-from chalicelib import auth
-from chalicelib.auth import FailureLimiter, KeyGuard, TtlLru
-from chalicelib.routes import operator
-from chalicelib.manage import mint_key
+from chalicelib.core import auth
+from chalicelib.core.auth import FailureLimiter, KeyGuard, TtlLru
+from chalicelib.usecases.manage import mint_key
+from chalicelib.web.routes import operator
 
 BASE = "/api/v1/pages/acme"
 LIMIT = auth.FAILURES_PER_CLIENT

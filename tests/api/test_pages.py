@@ -3,7 +3,8 @@ import json
 import re
 
 import feedparser
-from chalicelib.rounds import run_round
+
+from chalicelib.usecases.rounds import run_round
 from tests import factories as f
 from tests.inert import HOSTILE, assert_inert_html, assert_inert_xml, visible_text
 
@@ -102,7 +103,7 @@ def test_index_html_is_the_same_page(stack):
 def test_the_official_account_from_the_status_file_is_linked(stack):
     import dataclasses
 
-    from chalicelib.model import Operations
+    from chalicelib.core.model import Operations
     c, client, clock, *_ = stack
     c.override(config=dataclasses.replace(c.config, operations=Operations(
         social_url="https://social.example/@acme")))

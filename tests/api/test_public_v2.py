@@ -2,7 +2,7 @@
 import json
 import re
 
-from chalicelib.rounds import run_round
+from chalicelib.usecases.rounds import run_round
 
 
 def get(client, path, **headers):

@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from chalicelib.manage import mint_key
-from chalicelib.snapshot import public_id
+from chalicelib.core.snapshot import public_id
+from chalicelib.usecases.manage import mint_key
 from tests.api.calls import report
 
 API = public_id("acme", "component", "api")
@@ -22,9 +22,8 @@ def tick(client):
     """One run of the real scheduled handler: the checks, then housekeeping (the report sweep),
     with the deployed 60 s Lambda timeout (the test client's default of 3 s would leave
     housekeeping no time)."""
-    from chalice.local import LambdaContext
-
     from app import app
+    from chalice.local import LambdaContext
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                             detail={}, resources=[])
     return app.handler_map["run_checks"](event, LambdaContext("run_checks", 512,
@@ -36,7 +35,7 @@ def summary(client):
 
 
 def window_count(c, key):
-    from chalicelib import reports as core
+    from chalicelib.core import reports as core
     now = c.clock()
     b = core.window_buckets(now, c.config.reports.window)
     return core.tally(c.store.report_window(b[0], b[-1]).values(), [key])[key].count
@@ -274,8 +273,8 @@ def test_global_cap(ops):
 
 
 def test_failures_below_the_quorum_plus_a_spike_are_flagged_likely_real(ops, targets):
-    from chalicelib.housekeeping import housekeeping
-    from chalicelib.rounds import run_round
+    from chalicelib.usecases.housekeeping import housekeeping
+    from chalicelib.usecases.rounds import run_round
     c, client, clock, drain = ops
     api_target, _ = targets
     tick(client)                                     # every region sees the API healthy
@@ -299,7 +298,7 @@ def test_failures_below_the_quorum_plus_a_spike_are_flagged_likely_real(ops, tar
 
 
 def test_as_many_reports_as_usual_at_this_time_of_day_is_no_spike(ops):
-    from chalicelib import reports as core
+    from chalicelib.core import reports as core
     c, client, clock, drain = ops
     now = c.clock()
     for day in core.baseline_buckets(now, 1800):    # 12 reports in each of the last 7 days
@@ -324,7 +323,8 @@ def test_one_source_relaying_many_viewer_addresses_is_capped(ops):
     address API Gateway saw may relay many viewers (a CloudFront edge does), but not without
     bound."""
     from dataclasses import replace
-    from chalicelib.reporting import SOURCE_FACTOR
+
+    from chalicelib.usecases.reporting import SOURCE_FACTOR
     c, client, *_ = ops
     c.override(config=replace(c.config, reports=replace(c.config.reports, per_ip_per_hour=2)))
     relayed = 2 * SOURCE_FACTOR

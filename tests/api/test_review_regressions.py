@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chalicelib.manage import mint_key
+from chalicelib.usecases.manage import mint_key
 from tests.api.calls import post
 from tests.api.test_operator_api import ALL, BASE
 
@@ -115,7 +115,7 @@ def test_a_huge_incident_still_fits_one_sns_message(wired):
 
 def test_a_failed_snapshot_rebuild_does_not_undo_the_idempotency_fence(wired, monkeypatch):
     c, client, clock, key, pump, drain, receiver, _ = wired
-    import chalicelib.publish as publish
+    import chalicelib.usecases.publish as publish
     real = publish.publish_snapshot
     calls = []
 

@@ -19,11 +19,13 @@ from moto import mock_aws
 from bench.bigpage import incident_docs, results, seed
 from bench.dynamo import DynamoCalls
 from bench.public_read import make_config, make_states
-from chalicelib import budget, history, incidents as core, wiring
-from chalicelib.notify import Notifier
-from chalicelib.manage import mint_key
-from chalicelib.rounds import record_round
-from chalicelib.storage import ItemTooLarge
+from chalicelib import wiring
+from chalicelib.adapters.notify import Notifier
+from chalicelib.adapters.storage import ItemTooLarge
+from chalicelib.core import budget, history
+from chalicelib.core import incidents as core
+from chalicelib.usecases.manage import mint_key
+from chalicelib.usecases.rounds import record_round
 from tests.api.conftest import Clock
 
 ALL = ["incidents:write", "components:write", "maintenance:write"]

@@ -9,10 +9,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib import mentions
-from chalicelib.deliver import process
-from chalicelib.model import AutoReply, BlueskyAccount, MastodonAccount, SocialPolicy, XAccount
+from chalicelib.core.model import (AutoReply, BlueskyAccount, MastodonAccount, SocialPolicy,
+                                   XAccount)
 from chalicelib.render.posts import graphemes
+from chalicelib.usecases import mentions
+from chalicelib.usecases.deliver import process
 from tests.api.calls import post
 from tests.fakes.social import FakeBluesky, FakeMastodon
 

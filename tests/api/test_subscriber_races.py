@@ -17,8 +17,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import subscriber_links, subscribers
-from chalicelib.subscribers import MAX_CODE_ATTEMPTS, SubscribeError
+from chalicelib.usecases import subscriber_links, subscribers
+from chalicelib.usecases.subscribers import MAX_CODE_ATTEMPTS, SubscribeError
 from tests.api.calls import post, sms_sent
 
 US = dict(sms_countries=("US",), sms_per_number_per_day=50, sms_per_ip_per_hour=50,

@@ -10,11 +10,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import expiry, wiring
-from chalicelib.config import load_status_text
-from chalicelib.notify import Notifier
-from chalicelib.probe import Prober
-from chalicelib.rounds import run_round
+from chalicelib import wiring
+from chalicelib.adapters.notify import Notifier
+from chalicelib.adapters.prober import Prober
+from chalicelib.core.config import load_status_text
+from chalicelib.usecases import expiry
+from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import Clock
 from tests.netfixtures import CA, Web, server_context
 from tests.vendorpage import VendorPage

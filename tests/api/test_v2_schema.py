@@ -2,7 +2,7 @@
 
 Pages: before any check, after check rounds (with a group), and with incidents of several
 updates plus maintenance in every state, made by the real incident lifecycle
-(chalicelib.incidents) and snapshot builder, then served by the real routes.
+(chalicelib.core.incidents) and snapshot builder, then served by the real routes.
 """
 import copy
 import json
@@ -10,9 +10,9 @@ from datetime import datetime
 
 import jsonschema
 
-from chalicelib import incidents as lifecycle
-from chalicelib.rounds import run_round
-from chalicelib.snapshot import build_snapshot, iso_ms, public_id
+from chalicelib.core import incidents as lifecycle
+from chalicelib.core.snapshot import build_snapshot, iso_ms, public_id
+from chalicelib.usecases.rounds import run_round
 from tests.api.v2_schema import ENDPOINTS
 
 VALIDATORS = {name: jsonschema.Draft202012Validator(schema) for name, schema in ENDPOINTS.items()}

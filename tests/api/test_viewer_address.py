@@ -2,12 +2,11 @@
 a few shared edge (Origin Shield) addresses, so a limit on that address is one limit for the
 whole audience, and a caller that goes straight to execute-api can write any
 CloudFront-Viewer-Address. With the origin secret set (production), only a request that
-carries CloudFront's X-Outpost-Origin is counted by its viewer (chalicelib/http.py)."""
+carries CloudFront's X-Outpost-Origin is counted by its viewer (chalicelib/web/httpkit.py)."""
 import json
 from dataclasses import replace
 
-from tests.api.calls import post
-from tests.api.calls import report
+from tests.api.calls import post, report
 from tests.api.test_subscriber_races import cap, from_ip
 
 SECRET = "origin-secret-for-tests"
@@ -41,7 +40,7 @@ def test_sign_up_limits_count_each_visitor_behind_cloudfront(wired, monkeypatch)
 def test_a_busy_outage_is_not_refused_at_the_shared_edge_address(ops):
     """Hundreds of visitors reporting through CloudFront are each counted once, not as one
     edge address relaying too many."""
-    from chalicelib.reporting import SOURCE_FACTOR
+    from chalicelib.usecases.reporting import SOURCE_FACTOR
     c, client, *_ = ops
     with_origin_secret(c)
     c.override(config=replace(c.config, reports=replace(c.config.reports, per_ip_per_hour=2)))

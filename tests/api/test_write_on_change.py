@@ -9,8 +9,8 @@ import pytest
 
 from bench.dynamo import DynamoCalls
 from bench.writes import recording
-from chalicelib.rounds import run_round
-from chalicelib.static_copy import HEARTBEAT_KEY
+from chalicelib.adapters.static_copy import HEARTBEAT_KEY
+from chalicelib.usecases.rounds import run_round
 from tests.api.test_checker import REGIONS, get, rounds, summary
 
 BUCKET = "outpost-static-quiet"

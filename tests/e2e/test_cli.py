@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
+import boto3
 import pytest
 
+from chalicelib.core import deliveries
 from tests.conftest import ROOT
 from tests.e2e.test_local_stack import Stack, fetch, wait_for
 
@@ -123,3 +125,25 @@ def test_audit_reads_back_what_was_done(stack):
     assert bad.returncode == 1 and "400" in bad.stderr and "until" in bad.stderr
     nothing = outpost(stack, "audit", "--action", "no.such")
     assert nothing.returncode == 0 and "no audit entries" in nothing.stdout
+
+
+def test_dead_letters_against_the_local_queue(stack):
+    """`outpost dead-letters --local`: the local stack's one dead-letter queue, as deployed."""
+    env = dict(line.strip().split("=", 1) for line in
+               open(os.path.join(stack.local_dir, "aws.env")) if "=" in line)
+    sqs = boto3.client("sqs", region_name=env.get("AWS_DEFAULT_REGION") or "us-east-1",
+                       endpoint_url=env["AWS_ENDPOINT_URL"],
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    dead = deliveries.dead_letter(deliveries.encode(deliveries.Delivery(
+        "event", "update:e2e", "nobody", 0.0, b"{}")), "HTTP 503 for a day")
+    sqs.send_message(QueueUrl=env["DELIVERY_DLQ_URL"], MessageBody=dead)
+    sqs.send_message(QueueUrl=env["DELIVERY_DLQ_URL"], MessageBody=json.dumps(
+        {"Type": "Notification", "TopicArn": env["UPDATES_TOPIC_ARN"], "Message": "x"}))
+    listed = outpost(stack, "dead-letters", "--local", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "HTTP 503 for a day" in listed.stdout and env["UPDATES_TOPIC_ARN"] in listed.stdout
+    replayed = outpost(stack, "dead-letters", "--local", "replay")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "moved 1 deliveries" in replayed.stdout and "1 other letter(s) left" in replayed.stdout
+    assert env["UPDATES_TOPIC_ARN"] in outpost(stack, "dead-letters", "--local", "list").stdout

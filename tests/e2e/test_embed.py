@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from playwright.sync_api import sync_playwright
 
-from chalicelib.model import Embed
+from chalicelib.core.model import Embed
 from tests import factories as f
 from tests.e2e.test_browser import ARGS, CHROMIUM, Watched
 from tests.e2e.test_local_stack import free_port

@@ -12,7 +12,8 @@ import urllib.request
 import pytest
 
 from tests.conftest import ROOT
-from tests.targets import Receiver as Hook, Target
+from tests.targets import Receiver as Hook
+from tests.targets import Target
 
 
 def free_port():
@@ -162,7 +163,7 @@ def subscribe(stack, url):
 def test_webhooks_get_signed_events_and_dark_ones_do_not_slow_the_rounds(tmp_path):
     """One good webhook, one tarpit and 20 blackholes (all proved their URL, then went dark):
     the good one gets signed events, and check rounds keep their 1 s cadence throughout."""
-    from chalicelib.deliveries import verify_signature
+    from chalicelib.core.deliveries import verify_signature
     target = Target()
     status_file = tmp_path / "status.yaml"
     status_file.write_text(f"""
@@ -217,6 +218,7 @@ def test_the_page_is_served_through_the_local_edge_as_cloudfront_serves_it(demo_
     """`make run`'s page URL is the edge: a cached, compressed copy, one origin request for many
     visitors (counted in the origin's own request log), and the S3 static copy behind it."""
     import gzip
+
     import boto3
     s = demo_stack
 

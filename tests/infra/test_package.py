@@ -131,7 +131,7 @@ def test_tables_have_pitr_deletion_protection_encryption(template):
 
 
 def test_the_subscribers_index_is_the_one_the_app_queries(template):
-    from chalicelib.storage import Store
+    from chalicelib.adapters.storage import Store
     index = Store("r", "s", "k", "us-east-1").SubscriberRow.by_address
     props = template["SubscribersTable"]["Properties"]
     (gsi,) = props["GlobalSecondaryIndexes"]          # CloudFormation adds one per update
@@ -156,18 +156,21 @@ def test_every_function_gets_table_names_by_reference_and_the_shared_environment
     shared = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
     assert shared["UPDATES_TOPIC_ARN"] == {"Ref": "UpdatesTopic"}
     assert shared["OPERATOR_TOPIC_ARN"] == {"Ref": "OperatorTopic"}
-    assert shared["UPDATES_DLQ_ARN"] == {"Fn::GetAtt": ["UpdatesDeadLetterQueue", "Arn"]}
+    assert shared["UPDATES_DLQ_ARN"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     assert shared["SMS_MONTHLY_SPEND_LIMIT"] == {"Ref": "SmsMonthlySpendLimit"}
     assert shared["DELIVERY_QUEUE_URL"] == {"Ref": "DeliveryQueue"}
-    assert shared["DELIVERY_DLQ_URL"] == {"Ref": "DeliveryDeadLetterQueue"}
+    assert shared["DELIVERY_DLQ_URL"] == {"Ref": "DeadLetterQueue"}
     assert shared["STATIC_BUCKET"] == {"Ref": "StaticBucket"}         # the copy is always made
     for fn in fns.values():                   # a function's own value would win over Globals
         assert not set(shared) & set(fn["Properties"]["Environment"]["Variables"])
 
 
 def test_the_checker_never_retries_a_late_round(template):
+    # ... and a round that failed or never ran leaves a record in the alarmed dead-letter queue
     assert template["RunChecks"]["Properties"]["EventInvokeConfig"] == \
-        {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+        {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60,
+         "DestinationConfig": {"OnFailure": {
+             "Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}}
     assert template["RunChecks"]["Properties"]["Events"]["RunChecksEvent"]["Properties"] == \
         {"Schedule": "rate(1 minute)"}
 
@@ -184,7 +187,7 @@ def test_stream_event_source_settings(template):
         "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {
-            "Type": "SQS", "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}}}
+            "Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}}
 
 
 def test_the_delivery_worker_is_kicked_not_fed_by_an_event_source(template):
@@ -207,10 +210,10 @@ def test_the_delivery_worker_is_kicked_not_fed_by_an_event_source(template):
     # a received message stays hidden longer than any worker can hold it
     assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["DeliveryDeadLetterQueue", "Arn"]},
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
         "maxReceiveCount": 5}
     assert queue["SqsManagedSseEnabled"]
-    dlq = template["DeliveryDeadLetterQueue"]["Properties"]
+    dlq = template["DeadLetterQueue"]["Properties"]
     assert dlq["MessageRetentionPeriod"] == 14 * 86400 > queue["MessageRetentionPeriod"]
     # one batch is posted in parallel under a 10 s deadline each: well inside the timeout
     assert fn["Timeout"] >= 20
@@ -219,19 +222,51 @@ def test_the_delivery_worker_is_kicked_not_fed_by_an_event_source(template):
 def test_topics_and_dead_letter_queues(template):
     for topic in ("UpdatesTopic", "OperatorTopic"):
         assert template[topic]["Type"] == "AWS::SNS::Topic"
-    for queue in ("UpdatesDeadLetterQueue", "OperatorDeadLetterQueue", "StreamFailureQueue"):
-        props = template[queue]["Properties"]
-        assert template[queue]["Type"] == "AWS::SQS::Queue"
-        assert props["MessageRetentionPeriod"] == 14 * 86400 and props["SqsManagedSseEnabled"]
+    queues = {k for k, v in template.items() if v["Type"] == "AWS::SQS::Queue"}
+    assert queues == {"DeadLetterQueue", "DeliveryQueue"}          # one queue for dead letters
+    props = template["DeadLetterQueue"]["Properties"]
+    assert props["MessageRetentionPeriod"] == 14 * 86400 and props["SqsManagedSseEnabled"]
     policy = template["DeadLetterQueuePolicy"]["Properties"]
-    grants = {st["Resource"]["Fn::GetAtt"][0]: st["Condition"]["ArnEquals"]["aws:SourceArn"]
-              for st in policy["PolicyDocument"]["Statement"]}
-    assert grants == {"UpdatesDeadLetterQueue": {"Ref": "UpdatesTopic"},
-                      "OperatorDeadLetterQueue": {"Ref": "OperatorTopic"}}
+    assert policy["Queues"] == [{"Ref": "DeadLetterQueue"}]
+    (grant,) = policy["PolicyDocument"]["Statement"]
+    assert grant["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert grant["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert grant["Condition"]["ArnEquals"]["aws:SourceArn"] == \
+        [{"Ref": "UpdatesTopic"}, {"Ref": "OperatorTopic"}]
     sub = template["OperatorEmailSubscription"]
     assert sub["Condition"] == "HasOperatorEmail"
     assert sub["Properties"]["RedrivePolicy"] == \
-        {"deadLetterTargetArn": {"Fn::GetAtt": ["OperatorDeadLetterQueue", "Arn"]}}
+        {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+
+
+def dead_letter_targets(doc, template):
+    """Every place the stack or the app sends what failed for good: (who, queue resource)."""
+    env = doc["sam"]["Globals"]["Function"]["Environment"]["Variables"]
+    out = [("app subscriptions (UPDATES_DLQ_ARN)", env["UPDATES_DLQ_ARN"]["Fn::GetAtt"][0]),
+           ("delivery worker (DELIVERY_DLQ_URL)", env["DELIVERY_DLQ_URL"]["Ref"])]
+    for name, res in template.items():
+        props = res.get("Properties") or {}
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            out.append((name, redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]))
+        on_failure = [(props.get("EventInvokeConfig") or {}).get("DestinationConfig")]
+        on_failure += [e["Properties"].get("DestinationConfig")
+                       for e in (props.get("Events") or {}).values()]
+        for dest in filter(None, on_failure):
+            out.append((name, dest["OnFailure"]["Destination"]["Fn::GetAtt"][0]))
+    return out
+
+
+def test_every_dead_letter_source_points_at_the_alarmed_queue(doc, template):
+    targets = dead_letter_targets(doc, template)
+    sources = {who for who, _ in targets}
+    assert sources >= {"app subscriptions (UPDATES_DLQ_ARN)", "delivery worker (DELIVERY_DLQ_URL)",
+                       "OperatorEmailSubscription", "DeliveryQueue", "OnStateChange", "RunChecks"}
+    watched = {dims["QueueName"]["Fn::GetAtt"][0]
+               for ns, metric, dims, *_ in metric_stats(template["NotificationsAlarm"]["Properties"])
+               if (ns, metric) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
+    assert watched == {"DeadLetterQueue"}
+    assert {queue for _, queue in targets} == watched, targets
 
 
 def test_iam_is_least_privilege(template):
@@ -259,7 +294,7 @@ def test_iam_is_least_privilege(template):
         "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         "sqs:ReceiveMessage", "sqs:SendMessage"]
     assert sorted(r["Fn::GetAtt"][0] for r in by_action["sqs:SendMessage"]) == \
-        ["DeliveryDeadLetterQueue", "DeliveryQueue", "StreamFailureQueue"]
+        ["DeadLetterQueue", "DeliveryQueue"]
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert by_action[action] == [{"Fn::GetAtt": ["DeliveryQueue", "Arn"]}]
     assert by_action["dynamodb:GetRecords"] == [{"Fn::GetAtt": ["StateTable", "StreamArn"]}]
@@ -357,11 +392,13 @@ def test_the_alarm_set_is_small_and_reads_only_built_in_metrics(doc, template):
     for props in (a["Properties"] for a in home.values()):
         assert props["AlarmActions"] == [{"Ref": "OperatorTopic"}]
         assert all(ns.startswith("AWS/") for ns, *_ in metric_stats(props))   # no custom metric
-    # CloudWatch bills each metric an alarm reads: 8 at the defaults (SMS sign-up off; the
-    # delivery dead-letter queue is the 8th), was 9 single-metric alarms plus a custom metric
-    # ($0.30) per stage.
+    # CloudWatch bills each metric an alarm reads ($0.10 a month): 4 at the defaults (SMS
+    # sign-up off): the results written, the dead-letter queue, the stream lag and the API's
+    # 5xx. Was 8 (4 dead-letter queues and the checker's Errors), and before that 9
+    # single-metric alarms plus a custom metric.
     on = present(doc["sam"]) & set(home)
-    assert sum(len(metric_stats(home[k]["Properties"])) for k in on) == 8
+    assert {k: len(metric_stats(home[k]["Properties"])) for k in on} == \
+        {"ChecksAlarm": 1, "NotificationsAlarm": 2, "ApiServerErrorsAlarm": 1}
     assert "SmsSpendAlarm" not in on and "SmsSpendAlarm" in present(doc["sam"], SmsSignup="true")
 
 
@@ -370,26 +407,35 @@ def test_checks_alarm_is_the_dead_mans_switch_for_every_region(doc, template):
     stats = metric_stats(props)
     assert ("AWS/DynamoDB", "SuccessfulRequestLatency",
             {"TableName": {"Ref": "ResultsTable"}, "Operation": "PutItem"}, "SampleCount", 60) in stats
-    assert ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "RunChecks"}}, "Sum", 60) in stats
+    assert len(stats) == 1            # a checker failing after its write: the DLQ (below)
+    (out,) = [q for q in props["Metrics"] if q.get("ReturnData")]
+    assert out["Expression"] == {"Fn::Sub": "IF(FILL(written, 0) < ${CheckRegionCount}, 1, 0)"}
     assert (props["EvaluationPeriods"], props["DatapointsToAlarm"], props["TreatMissingData"]) == \
         (3, 3, "breaching")                           # 3 minutes; silence is breaching
     params = {k: v.get("Default") for k, v in doc["sam"]["Parameters"].items()}
     assert params["CheckRegionCount"] == 3
     minute = expression(props, params)
-    assert not breaches(props, minute(written=3, failed=0))           # every region wrote
-    assert not breaches(props, minute(written=6, failed=0))           # sub-minute rounds
-    assert breaches(props, minute(written=2, failed=0))               # one region stopped
-    assert breaches(props, minute(written=None, failed=None))         # nothing at all
-    assert breaches(props, minute(written=3, failed=1))               # wrote, then failed
+    assert not breaches(props, minute(written=3))                     # every region wrote
+    assert not breaches(props, minute(written=6))                     # sub-minute rounds
+    assert breaches(props, minute(written=2))                         # one region stopped
+    assert breaches(props, minute(written=None))                      # nothing at all
+    # Wrote, then failed (what the Errors metric used to add): Lambda's on-failure record goes
+    # to the dead-letter queue, and one letter is enough for NotificationsAlarm.
+    dest = template["RunChecks"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]
+    assert dest["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    notifications = template["NotificationsAlarm"]["Properties"]
+    assert breaches(notifications, expression(notifications, {})(letters=1, lag=None))
 
 
-def test_notifications_alarm_watches_every_dead_letter_queue_and_the_stream_lag(template):
+def test_notifications_alarm_watches_the_dead_letter_queue_and_the_stream_lag(template):
     props = template["NotificationsAlarm"]["Properties"]
     stats = metric_stats(props)
+    assert len(stats) == 2
     dead_letter_queues = {k for k, v in template.items() if v["Type"] == "AWS::SQS::Queue"
                           and k.endswith(("DeadLetterQueue", "FailureQueue"))}
-    assert dead_letter_queues >= {"UpdatesDeadLetterQueue", "OperatorDeadLetterQueue",
-                                  "StreamFailureQueue", "DeliveryDeadLetterQueue"}
+    assert dead_letter_queues == {"DeadLetterQueue"}
+    (out,) = [q for q in props["Metrics"] if q.get("ReturnData")]
+    assert out["Expression"] == "FILL(letters, 0) + IF(FILL(lag, 0) > 300000, 1, 0)"
     watched = {dims["QueueName"]["Fn::GetAtt"][0] for ns, metric, dims, *_ in stats
                if (ns, metric) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
     assert watched == dead_letter_queues
@@ -506,7 +552,7 @@ def test_every_public_get_is_cached_and_everything_else_passes_through(template)
 
 
 def test_public_ttls_follow_the_origins_cache_control(template):
-    from chalicelib.caching import PUBLIC_CACHE_CONTROL
+    from chalicelib.core.caching import PUBLIC_CACHE_CONTROL
     directives = dict(d.strip().partition("=")[::2] for d in PUBLIC_CACHE_CONTROL.split(","))
     max_age = int(directives["max-age"])
     assert "stale-while-revalidate" in directives
@@ -537,7 +583,7 @@ def test_the_app_gets_the_visitors_address_from_cloudfront(template):
 
 
 def test_cloudfront_proves_itself_to_the_api_so_viewer_addresses_can_be_believed(doc, template):
-    # chalicelib/http.py client_addresses: the app believes CloudFront-Viewer-Address only on a
+    # chalicelib/web/httpkit.py client_addresses: the app believes CloudFront-Viewer-Address only on a
     # request carrying the secret CloudFront adds; a caller straight to execute-api has not got it.
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     api = next(o for o in cfg["Origins"] if o["Id"] == "api")
@@ -665,7 +711,7 @@ def test_package_refuses_a_status_file_that_is_not_offsite(tmp_path):
 def test_the_static_copys_heartbeat_comes_from_s3_and_is_never_served_stale(template):
     """The S3 copy of the page reads /heartbeat.json for its data's age; only S3 has that key
     (the API would answer 403, which is no failover code), and S3 stores it as no-cache."""
-    from chalicelib.static_copy import HEARTBEAT_KEY
+    from chalicelib.adapters.static_copy import HEARTBEAT_KEY
     cfg = template["Distribution"]["Properties"]["DistributionConfig"]
     b = behaviour_for(cfg, "/" + HEARTBEAT_KEY)
     assert b["TargetOriginId"] == "static" and b["CachePolicyId"] == {"Ref": "PublicCachePolicy"}

@@ -7,10 +7,9 @@ import tracemalloc
 import pytest
 from chalice.app import Request
 
-from chalicelib import auth
-from chalicelib.auth import MISSING, FailureLimiter, TtlLru
-from chalicelib.http import client_ip, network_of, source_ip, viewer_address
-
+from chalicelib.core import auth
+from chalicelib.core.auth import MISSING, FailureLimiter, TtlLru
+from chalicelib.web.httpkit import client_ip, network_of, source_ip, viewer_address
 
 # --- TtlLru ------------------------------------------------------------------------------------
 

@@ -3,14 +3,15 @@ not against moto, which takes more than AWS does."""
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chalicelib import aws_limits
-from chalicelib.audience import (PAGE_WIDE, event_components, filter_policy, wants,
-                                 MAX_FILTERED_COMPONENTS)
+from chalicelib.core import aws_limits
+from chalicelib.core.audience import (MAX_FILTERED_COMPONENTS, PAGE_WIDE, event_components,
+                                      filter_policy, wants)
 from chalicelib.render import messages
-from tests.sns_rules import (filter_policy_problems, policy_admits, publish_problems,
-                             sms_problems, subject_problems)
+from tests.sns_rules import (filter_policy_problems, policy_admits, publish_problems, sms_problems,
+                             subject_problems)
 
 CONTROLS = "".join(chr(c) for c in range(0, 32)) + "\x7f\x85\u2028"
 LINK = "https://status.acme.example/incidents/abcdefghijkl"

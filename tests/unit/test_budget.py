@@ -1,4 +1,4 @@
-"""The size budget (chalicelib/budget.py): what the snapshot gives up, in which order, and that
+"""The size budget (chalicelib/core/budget.py): what the snapshot gives up, in which order, and that
 what is stored always fits. Pure: documents built in code, small limits instead of 350 KB."""
 import copy
 import random
@@ -6,9 +6,9 @@ import random
 import pytest
 
 from bench.bigpage import text, vocabulary
-from chalicelib import budget
-from chalicelib.budget import (SnapshotTooLarge, abbreviate_docs, encode, fit_snapshot,
-                               item_size, merge_history, split_history, stored_size)
+from chalicelib.core import budget
+from chalicelib.core.budget import (SnapshotTooLarge, abbreviate_docs, encode, fit_snapshot,
+                                    item_size, merge_history, split_history, stored_size)
 from tests import factories as f
 
 WORDS = vocabulary()
@@ -211,7 +211,7 @@ def test_item_size_counts_names_and_values_as_dynamodb_does():
 
 
 def test_the_feed_abbreviates_open_incidents_before_dropping_the_oldest():
-    from chalicelib import incidents as core
+    from chalicelib.core import incidents as core
     rng = random.Random(4)
     docs = []
     for i in range(10):

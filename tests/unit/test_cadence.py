@@ -1,10 +1,10 @@
 """Sub-minute cadence planning and the snapshot's stale marking: pure."""
 import pytest
 
-from chalicelib.checker import plan
-from chalicelib.history import mark_stale
-from chalicelib.snapview import is_stale
-from chalicelib.model import Monitor
+from chalicelib.core.history import mark_stale
+from chalicelib.core.model import Monitor
+from chalicelib.core.snapview import is_stale
+from chalicelib.usecases.checker import plan
 
 
 def m(mid, interval=None):

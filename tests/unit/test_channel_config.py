@@ -1,8 +1,8 @@
 """`channels:` in the status file: variable names only, events or public, unique names."""
 import pytest
 
-from chalicelib.config import ConfigError, load_status_text
-from chalicelib.model import Channel
+from chalicelib.core.config import ConfigError, load_status_text
+from chalicelib.core.model import Channel
 from chalicelib.render.messages import channel_fit, split_link, units
 
 BASE = "page: {id: a, name: A, url: https://s.example}\ncomponents: [{id: api, name: API}]\n"

@@ -1,12 +1,12 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chalicelib.conditions import (
-    Condition, ConditionError, Observation, format_duration, parse, parse_duration,
-)
-from chalicelib.model import ConditionResult
+from chalicelib.core.conditions import (Condition, ConditionError, Observation, format_duration,
+                                        parse, parse_duration)
+from chalicelib.core.model import ConditionResult
 
 BODY = json.dumps({
     "status": "ok",

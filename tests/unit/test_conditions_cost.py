@@ -11,10 +11,11 @@ import json
 import re
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from chalicelib import conditions
-from chalicelib.conditions import Glob, Observation, parse
+from chalicelib.core import conditions
+from chalicelib.core.conditions import Glob, Observation, parse
 
 MIB = 1 << 20
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import ConfigError, load_status_file, load_status_text
-from chalicelib.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
+from chalicelib.core.config import ConfigError, load_status_file, load_status_text
+from chalicelib.core.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "#<"        # in the error cases below, marks the line the error must point at

@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from chalicelib.config import ConfigError, load_status_text
-from chalicelib.model import MaintenanceWindow
+from chalicelib.core.config import ConfigError, load_status_text
+from chalicelib.core.model import MaintenanceWindow
 
 MARK = "#<"
 HEAD = """
@@ -46,8 +46,8 @@ def test_every_kind_loads_with_its_default_conditions():
 
 
 def test_an_interval_longer_than_the_round_runs_every_round():
-    from chalicelib.checker import plan
-    from chalicelib.status import stale_after
+    from chalicelib.core.status import stale_after
+    from chalicelib.usecases.checker import plan
     cfg = load("- url: https://api.example/\n  interval: 5m\n")
     (mon,) = cfg.components[0].monitors
     assert mon.interval == 300.0

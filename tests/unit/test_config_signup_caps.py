@@ -1,7 +1,7 @@
 """The status file's sign-up caps for email and webhooks: defaults, and file:line errors."""
 import pytest
 
-from chalicelib.config import ConfigError, load_status_text
+from chalicelib.core.config import ConfigError, load_status_text
 
 HEAD = "page: {id: p, name: P, url: 'https://p.example'}\ncomponents: []\n"
 

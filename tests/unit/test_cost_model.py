@@ -109,7 +109,7 @@ def test_the_price_table_is_dated_and_complete():
 
 def test_custom_metrics_are_counted_from_embedded_metric_format_log_lines():
     from bench.cost_setup import emf_metrics
-    from chalicelib.metrics import results_line
+    from chalicelib.core.metrics import results_line
     legacy = ('{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"Outpost",'
               '"Dimensions":[["FunctionName"]],"Metrics":[{"Name":"ResultsWritten"}]}]},'
               '"FunctionName":"f","ResultsWritten":1}')

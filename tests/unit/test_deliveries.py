@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from chalicelib import deliveries as dl
-from chalicelib.deliveries import Delivery
+from chalicelib.core import deliveries as dl
+from chalicelib.core.deliveries import Delivery
 
 
 def test_a_delivery_round_trips_through_its_message():

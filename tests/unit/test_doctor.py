@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from chalicelib import doctor
-from chalicelib.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
+from chalicelib.core.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
+from chalicelib.tools import doctor
 
 REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 ALL_REPORT = {"prod": "us-west-2", "checker-eu-west-1": "eu-west-1",
@@ -151,7 +151,7 @@ components:
 
 
 def test_cli_doctor_exit_codes(tmp_path):
-    from chalicelib.cli import main
+    from chalicelib.tools.cli import main
     bad = tmp_path / "same.yaml"
     bad.write_text(SAME_PLACE)
     runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The incident and maintenance lifecycle (chalicelib.incidents), as pure functions: what an
+"""The incident and maintenance lifecycle (chalicelib.core.incidents), as pure functions: what an
 operator's create and update do to the document, which transitions are refused, what the clock
 moves by itself, and what an open incident does to the page."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from chalicelib import incidents as inc
-from chalicelib.incidents import TooLarge, ValidationError
+from chalicelib.core import incidents as inc
+from chalicelib.core.incidents import TooLarge, ValidationError
 
 T0 = 1_800_000_000.0
 KNOWN = {"api": "api", "cmp_api": "api", "db": "db", "cmp_db": "db"}

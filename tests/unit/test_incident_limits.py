@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from chalicelib import incidents as core
-from chalicelib.budget import DYNAMODB_ITEM_LIMIT, stored_size
+from chalicelib.core import incidents as core
+from chalicelib.core.budget import DYNAMODB_ITEM_LIMIT, stored_size
 
 T0 = 1_780_000_000.0
 

@@ -1,7 +1,8 @@
 """What subscribers receive: SMS is GSM-7 and at most 160 characters whatever the operator typed."""
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chalicelib.outbox import events
+from chalicelib.core.outbox import events
 from chalicelib.render.messages import SMS_LIMIT, gsm7, septets, sms, subject
 
 GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
@@ -83,13 +84,13 @@ def test_component_events_from_the_components_document():
 
 
 def cev(at, old, new):
-    from chalicelib.outbox import Event
+    from chalicelib.core.outbox import Event
     return Event(id=f"component:api:{at}", kind="component_update", component="api",
                  old_status=old, new_status=new, at=at, components=("api",))
 
 
 def test_debounce_folds_flaps_into_one_change_or_none():
-    from chalicelib.outbox import debounce, due
+    from chalicelib.core.outbox import debounce, due
     p = debounce({}, cev(10, "operational", "major_outage"))
     assert due(p, 100, 300) == []                                   # still inside the window
     back = debounce(p, cev(50, "major_outage", "operational"))

@@ -2,7 +2,7 @@
 import json
 from types import SimpleNamespace
 
-from chalicelib import metrics
+from chalicelib.core import metrics
 
 
 def report(regions=("us-west-2",), checks=10, failing=1):

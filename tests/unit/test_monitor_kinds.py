@@ -1,12 +1,13 @@
 """Heartbeat and third-party monitors, and the private certificate heads-ups: the pure parts."""
 import pytest
 
-from chalicelib import expiry, heartbeats
-from chalicelib.config import ConfigError, load_status_text
-from chalicelib.model import (CheckPolicy, CheckResult, Component, ComponentStatus, Level,
-                              Monitor, MonitorRegionState)
-from chalicelib.probes.statuspage import vendor_status
-from chalicelib.status import derive_component_states
+from chalicelib.adapters.probes.statuspage import vendor_status
+from chalicelib.core import heartbeats
+from chalicelib.core.config import ConfigError, load_status_text
+from chalicelib.core.model import (CheckPolicy, CheckResult, Component, ComponentStatus, Level,
+                                   Monitor, MonitorRegionState)
+from chalicelib.core.status import derive_component_states
+from chalicelib.usecases import expiry
 
 BASE = """page: {id: a, name: A, url: https://a.example}
 checks: {regions: [r1, r2, r3], interval: 60s}

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from chalicelib.model import CheckPolicy, Component, Page, StatusConfig
+from chalicelib.core.model import CheckPolicy, Component, Page, StatusConfig
 from chalicelib.render import html, view
 from tests import factories as f
 from tests.inert import HOSTILE, assert_inert_html, parse_html, visible_text
@@ -134,7 +134,7 @@ def test_stale_keeps_a_status_an_operator_set():
 
 
 def test_no_results_yet_is_stale_and_says_so():
-    from chalicelib.snapview import is_stale
+    from chalicelib.core.snapview import is_stale
     snap = f.snapshot(data_as_of=None)
     assert is_stale(snap, f.T0)
     assert "no check results have arrived yet" in visible_text(page(snap, stale=True))
@@ -142,7 +142,7 @@ def test_no_results_yet_is_stale_and_says_so():
 
 @pytest.mark.parametrize("age, stale", [(0, False), (179, False), (181, True)])
 def test_staleness_is_judged_from_the_newest_result(age, stale):
-    from chalicelib.snapview import is_stale
+    from chalicelib.core.snapview import is_stale
     snap = f.snapshot(data_as_of=f.T0)       # checks every 60 s: stale after 180 s
     assert is_stale(snap, f.T0 + age) is stale
     snap["outpost"]["stale"] = False          # the checker's own verdict wins when present

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from babel.messages.mofile import read_mo
 
-from chalicelib import aws_limits
+from chalicelib.core import aws_limits
 from chalicelib.render import feeds, html, i18n, messages, v2
 from tests import factories as f
 
@@ -240,7 +240,7 @@ def test_the_sns_document_carries_the_localised_sms_and_email():
 
 
 def test_config_locale_default_and_validation():
-    from chalicelib.config import ConfigError, load_status_text
+    from chalicelib.core.config import ConfigError, load_status_text
     base = ("page: {id: acme, name: Acme, url: 'https://status.acme.example'%s}\n"
             "components: []\n")
     assert load_status_text(base % "").page.locale == "en"

@@ -1,9 +1,9 @@
 """Pure core of user reports: parsing, client identity, buckets, baselines, spikes, alert text."""
 import pytest
 
-from chalicelib import reports as r
-from chalicelib.config import ConfigError, load_status_text
-from chalicelib.model import ReportPolicy
+from chalicelib.core import reports as r
+from chalicelib.core.config import ConfigError, load_status_text
+from chalicelib.core.model import ReportPolicy
 
 KNOWN = {"api": "api", "abc123def456": "api", "web": "web"}
 POLICY = ReportPolicy(threshold=10, factor=3, window=1800)
@@ -202,7 +202,7 @@ def test_reports_section_errors_name_file_line_and_key(body, key, message):
 # -- the page ------------------------------------------------------------------------------------
 
 def _snapshot(name, count, window=1800, public=True):
-    from chalicelib.snapshot import build_snapshot, public_id
+    from chalicelib.core.snapshot import build_snapshot, public_id
     cfg = load_status_text(BASE.replace("components: []", f"components:\n  - id: pay\n    name: '{name}'"))
     snap = build_snapshot(cfg, {}, T, T)
     if window:

@@ -1,6 +1,6 @@
 """Pure: which components are under maintenance now, from the status file and the API alike."""
-from chalicelib.model import MaintenanceWindow
-from chalicelib.windows import silenced
+from chalicelib.core.model import MaintenanceWindow
+from chalicelib.core.windows import silenced
 
 NOW = 1_780_000_000.0
 

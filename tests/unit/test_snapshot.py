@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from chalicelib.model import (CheckPolicy, Component, ComponentState, ComponentStatus, Page, Scope,
-                              StatusConfig)
+from chalicelib.core.model import (CheckPolicy, Component, ComponentState, ComponentStatus, Page,
+                                   Scope, StatusConfig)
+from chalicelib.core.snapshot import build_snapshot, iso_ms, public_id
 from chalicelib.render import v2
-from chalicelib.snapshot import build_snapshot, iso_ms, public_id
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$")
 ID = re.compile(r"^[0-9a-z]{12}$")

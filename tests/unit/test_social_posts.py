@@ -1,7 +1,7 @@
 """Pure: the posts' words and limits, and the status file's `social:` section."""
 import pytest
 
-from chalicelib.config import ConfigError, load_status_text
+from chalicelib.core.config import ConfigError, load_status_text
 from chalicelib.render import posts
 
 LINK = "https://status.acme.example/incidents/abc"

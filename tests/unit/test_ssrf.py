@@ -3,7 +3,7 @@ import ipaddress
 
 import pytest
 
-from chalicelib.ssrf import Refused, classify, parse_literal, resolve
+from chalicelib.adapters.ssrf import Refused, classify, parse_literal, resolve
 
 
 @pytest.mark.parametrize("addr, why", [

@@ -1,10 +1,10 @@
 """Damping, quorum, component status and roll-up: table-driven, pure."""
 import pytest
 
-from chalicelib.model import (CheckPolicy, CheckResult, Component, ComponentState, ComponentStatus,
-                              Level, Monitor, MonitorRegionState, Scope)
-from chalicelib.status import (damp, derive_component_states, describe_scope, monitor_level,
-                               rollup)
+from chalicelib.core.model import (CheckPolicy, CheckResult, Component, ComponentState,
+                                   ComponentStatus, Level, Monitor, MonitorRegionState, Scope)
+from chalicelib.core.status import (damp, derive_component_states, describe_scope, monitor_level,
+                                    rollup)
 
 OK, DEG, FAIL = Level.OK, Level.DEGRADED, Level.FAIL
 POLICY = CheckPolicy(regions=("a", "b", "c"), quorum=2, failure_threshold=2, success_threshold=3,

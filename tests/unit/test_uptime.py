@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from chalicelib.uptime import (advance, day_key, day_uptime, kind_of, percentile, record_rt,
-                               rt_bucket, rt_value, uptime_over)
+from chalicelib.core.uptime import (advance, day_key, day_uptime, kind_of, percentile, record_rt,
+                                    rt_bucket, rt_value, uptime_over)
 
 DAY = 86400.0
 

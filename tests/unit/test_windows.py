@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.model import MaintenanceWindow
-from chalicelib.windows import active, occurrence
+from chalicelib.core.model import MaintenanceWindow
+from chalicelib.core.windows import active, occurrence
 
 LONDON = ZoneInfo("Europe/London")
 

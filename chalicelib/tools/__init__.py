@@ -1,0 +1,2 @@
+"""Operator tools that run on a workstation, never in a Lambda: the `outpost` CLI and
+`outpost doctor`."""

@@ -1,0 +1,37 @@
+"""Every producer's dead letter is told apart by its body alone (chalicelib.core.dead_letters)."""
+import json
+
+from chalicelib.core import deliveries
+from chalicelib.core.dead_letters import SUMMARY_CHARS, classify
+
+DELIVERY = deliveries.Delivery("event", "update:abc", "sub1", 100.0, b"{}", 7, 0.0)
+
+
+def test_deliveries_are_replayable_and_nothing_else_is():
+    worker = classify(deliveries.dead_letter(deliveries.encode(DELIVERY), "HTTP 410"))
+    assert (worker.kind, worker.summary, worker.replayable) == ("delivery", "HTTP 410", True)
+    redriven = classify(deliveries.encode(DELIVERY))
+    assert (redriven.kind, redriven.source, redriven.replayable) == \
+        ("delivery", "DeliveryQueue", True)
+    sns = classify(json.dumps({"Type": "Notification", "TopicArn": "arn:t", "Message": "hi"}))
+    assert (sns.kind, sns.source, sns.summary, sns.replayable) == ("topic", "arn:t", "hi", False)
+
+
+def test_lambda_records_name_the_function_and_what_to_replay():
+    stream = classify(json.dumps({
+        "requestContext": {"functionArn": "arn:f", "condition": "RecordAgeExceeded"},
+        "DDBStreamBatchInfo": {"shardId": "s1", "startSequenceNumber": "1",
+                               "endSequenceNumber": "9", "batchSize": 2}}))
+    assert (stream.kind, stream.source) == ("stream", "arn:f")
+    assert stream.summary == "RecordAgeExceeded: shard s1 sequence 1..9 (2 records)"
+    # a round throttled past its minute never ran: no response, only the condition
+    late = classify(json.dumps({"requestContext": {"functionArn": "arn:c",
+                                                   "condition": "EventAgeExceeded"}}))
+    assert (late.kind, late.summary, late.replayable) == ("invocation", "EventAgeExceeded", False)
+
+
+def test_anything_else_is_shown_as_is_in_one_bounded_line():
+    for body in ("not json\nat all", json.dumps([1, 2]), json.dumps({"reason": 3}), "x" * 10_000):
+        letter = classify(body)
+        assert letter.kind == "unknown" and not letter.replayable
+        assert "\n" not in letter.summary and len(letter.summary) <= SUMMARY_CHARS
