@@ -31,7 +31,8 @@ STATE_STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/outpost-state
                         starting_position="TRIM_HORIZON")
 def on_state_change(event):
     from chalicelib.usecases.fanout import handle_records
-    return handle_records(c, event.to_dict()["Records"])
+    with c.deliveries.held():                  # one kick of the worker per batch
+        return handle_records(c, event.to_dict()["Records"])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
@@ -47,15 +48,14 @@ def run_checks(event):
                      (lambda: remaining() / 1000) if remaining else None)
 
 
-# A placeholder like the stream ARN above: `make package` points the event source at the
-# stack's own queue (infra/resources.yaml); locally, local/stack.py polls it.
-DELIVERY_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:outpost-deliveries"
-
-
-@app.on_sqs_message(queue_arn=DELIVERY_QUEUE_ARN, batch_size=10, name="deliver")
-def deliver(event):
-    from chalicelib.usecases.deliver import handle_messages
-    return handle_messages(c, event.to_dict()["Records"])
+# The delivery worker: no event source (an idle one polls SQS around the clock). Producers
+# kick it when they queue a delivery that is due (chalicelib/adapters/queues.py); it receives from the
+# queue itself until it is empty or its time is nearly up, then kicks its successor.
+@app.lambda_function(name="deliver")
+def deliver(event, context):
+    from chalicelib.usecases.deliver import drain
+    return drain(c, lambda: context.get_remaining_time_in_millis() / 1000,
+                 lambda: c.deliveries.kick(context.function_name))
 
 
 def _v2(name: str) -> Response:

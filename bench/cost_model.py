@@ -52,6 +52,7 @@ WORKLOAD = {
     "cloudfront_header_bytes": 300,  # Via, X-Cache, X-Amz-Cf-Pop/Id, Age, Date, Server
     "lambda_mb_per_vcpu": 1769,      # Lambda's CPU share grows with memory: 1 vCPU at 1,769 MB
     "sqs_polls_per_minute": 15,      # an idle SQS event source: 5 pollers x 20 s long polls
+    "kick_receive_s": 1.0,           # a kicked delivery worker's last receive waits 1 s (empty)
     # A checker invoked every minute stays warm, so its imports are not paid per round; Lambda
     # still replaces execution environments now and then (it publishes no rate): one new
     # environment per region every 2 hours, each paying the measured import once.
@@ -259,10 +260,25 @@ def model(counts: dict) -> tuple[list[Line], dict]:
         f"(consumer) = {log_bytes / 1e6:.0f} MB ingested, kept {retention} days",
         log_bytes / GB * (p["cloudwatch_logs_ingested_gb"]
                           + p["cloudwatch_logs_stored_gb_month"] * retention / 30))
+    # -- the delivery queue: no event source (its idle long polls were $0.26 a month); the home
+    # checker asks once a minute whether anything is due, and each kick of the worker costs at
+    # least one receive (an empty queue: exactly one) and a short invocation ---------------
     polls = counts["sqs_event_sources"] * w["sqs_polls_per_minute"] * minutes
-    add("fixed", "SQS, idle event-source polling",
-        f"{counts['sqs_event_sources']} queue(s) x {w['sqs_polls_per_minute']} polls/min",
-        polls * p["sqs_request"])
+    asks = {k: sum(v for op, v in chk[k]["calls"].items() if op.startswith("sqs:"))
+            for k in rounds}
+    kicks = sum(rounds[k] * chk[k]["calls"].get("lambda:Invoke", 0) for k in rounds) + \
+        region_rounds * st.get("kicks", 0)
+    sqs = polls + sum(rounds[k] * asks[k] for k in rounds) + \
+        region_rounds * st.get("sqs_requests", 0) + kicks
+    add("fixed", "SQS",
+        f"{counts['sqs_event_sources']} event source(s); {asks['home']:.1f} request(s) per home "
+        f"round (anything due?) + {kicks:,.0f} kicks x 1 receive = {sqs / 1e6:.3f} M requests",
+        sqs * p["sqs_request"])
+    worker_mb = cfg.get("deliver_mb", 256)
+    worker_gbs = kicks * w["kick_receive_s"] * worker_mb / 1024
+    add("fixed", "Lambda, delivery worker's idle kicks",
+        f"{kicks:,.0f} x {w['kick_receive_s']:g} s (its last, empty, long poll) at {worker_mb} MB",
+        kicks * p["lambda_request"] + worker_gbs * gb_s)
 
     # -- per million page views ---------------------------------------------------------------
     o = counts["origin"]

@@ -8,7 +8,7 @@ import statistics
 import time
 
 from . import cost_model
-from .cost_setup import (BUCKET, HOME, REGIONS, STREAM_BATCH, TABLES, LambdaLog, SimClock,
+from .cost_setup import (BUCKET, DELIVERY_QUEUE, HOME, REGIONS, STREAM_BATCH, TABLES, LambdaLog, SimClock,
                          deployed_alarms, deployed_config, env_for, invocation, platform_log_bytes,
                          seed_history, snapshot_bytes, sqs_event_sources, table_bytes)
 
@@ -48,6 +48,9 @@ class ScaledRun:
         boto3.client("s3", region_name=HOME).create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": HOME})
         seed_history(home.store, home.config, self.start)
+        # the delivery worker's queue: the home checker asks it each minute whether anything
+        # is due (no event source polls it)
+        boto3.client("sqs", region_name=HOME).create_queue(QueueName=DELIVERY_QUEUE)
         self.consumer = container(HOME)                # the stream consumer's own Lambda
         self.api = wiring.container                    # app.py's routes use this one
         self.saved_api = (self.api._env, dict(self.api._built))
@@ -158,6 +161,9 @@ class ScaledRun:
                 "aws_calls": sum(got["calls"].values()) / max(batches, 1),
                 "read_units": got["units"].get("read_units", 0) / region_rounds,
                 "write_units": got["units"].get("write_units", 0) / region_rounds,
+                "sqs_requests": sum(v for k, v in got["calls"].items()
+                                    if k.startswith("sqs:")) / region_rounds,
+                "kicks": got["calls"].get("lambda:Invoke", 0) / region_rounds,
                 "log_bytes": (st.get("log_bytes", 0) + batches * platform_log_bytes(
                     0.05, self.config["on_state_change_mb"], 80)) / region_rounds}
 

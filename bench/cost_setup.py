@@ -21,6 +21,7 @@ TABLES = {"RESULTS_TABLE": "cost-results", "STATE_TABLE": "cost-state",
           "KEYS_TABLE": "cost-keys", "AUDIT_TABLE": "cost-audit",
           "HISTORY_TABLE": "cost-history", "SUBSCRIBERS_TABLE": "cost-subscribers"}
 BUCKET = "cost-static"
+DELIVERY_QUEUE = "cost-deliveries"
 REQUEST_ID = "0" * 8 + "-0000-0000-0000-" + "0" * 12
 
 
@@ -132,6 +133,8 @@ def env_for(port: int, status_file: str, region: str) -> dict:
            "AWS_LAMBDA_FUNCTION_NAME": "outpost-RunChecks", **TABLES}
     if region == HOME:
         env["STATIC_BUCKET"] = BUCKET
+        env["DELIVERY_QUEUE_URL"] = f"http://127.0.0.1:{port}/123456789012/{DELIVERY_QUEUE}"
+        env["DELIVERY_WORKER_FUNCTION"] = "outpost-Deliver"
     else:
         env["HOME_REGION"] = HOME
     return env
@@ -148,7 +151,8 @@ def deployed_config() -> dict:
             "run_checks_mb": fns.get("run_checks", {}).get("lambda_memory_size", default_mb),
             "api_handler_mb": fns.get("api_handler", {}).get("lambda_memory_size", default_mb),
             "on_state_change_mb": fns.get("on_state_change", {}).get("lambda_memory_size",
-                                                                     default_mb)}
+                                                                     default_mb),
+            "deliver_mb": fns.get("deliver", {}).get("lambda_memory_size", default_mb)}
 
 
 def deployed_alarms() -> dict:

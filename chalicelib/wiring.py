@@ -109,9 +109,11 @@ class Container:
         """The delivery worker's queue: the only way anything reaches a subscriber's endpoint."""
         def build():
             # lazy: each Lambda builds only what it uses
-            from .adapters.queues import DeliveryQueue
+            from .adapters.queues import DeliveryQueue, WorkerKick
             s = self.settings
-            return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url)
+            kick = lambda function=None: self._get(    # noqa: E731 - tests, local stack: own
+                "worker_kick", lambda: WorkerKick(s.aws_region, s.delivery_worker))(function)
+            return DeliveryQueue(s.aws_region, s.delivery_queue_url, s.delivery_dlq_url, kick)
         return self._get("deliveries", build)
 
     @property

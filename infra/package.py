@@ -38,6 +38,10 @@ def run_doctor(stage: str, env) -> int:
     return code
 
 
+# Kicked, not fed by an event source, but the home stage's all the same: the delivery worker.
+HOME_ONLY_FUNCTIONS = ("Deliver",)
+
+
 def drop_stream_consumers(template_path: str) -> list[str]:
     """Remove functions fed by a DynamoDB stream or an SQS queue: a checker stage has no table
     or queue of its own and event sources can't cross regions; the home stage's consumer and
@@ -48,8 +52,9 @@ def drop_stream_consumers(template_path: str) -> list[str]:
     resources = doc["Resources"]
     gone = [name for name, res in resources.items()
             if res.get("Type") == "AWS::Serverless::Function"
-            and any(ev.get("Type") in ("DynamoDB", "SQS")
-                    for ev in (res.get("Properties", {}).get("Events") or {}).values())]
+            and (name in HOME_ONLY_FUNCTIONS
+                 or any(ev.get("Type") in ("DynamoDB", "SQS")
+                        for ev in (res.get("Properties", {}).get("Events") or {}).values()))]
     for name in gone:
         del resources[name]
     # ...and their log groups (chalice names them "/aws/lambda/${Function}")

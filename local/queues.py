@@ -1,61 +1,44 @@
-"""Read an SQS queue (moto's) and hand its messages to the Lambda handler, as Lambda's SQS event
-source would in AWS: batches of up to 10 in Lambda's record shape; the messages the handler does
-not report as failed are deleted, the others come back after their visibility timeout."""
+"""The delivery worker's kicks, locally. In AWS a producer that queues a due delivery invokes
+the worker asynchronously (chalicelib/adapters/queues.py WorkerKick); moto runs no Lambdas, so here a
+kick runs the real worker handler on a thread, and the worker drains moto's queue itself."""
 from __future__ import annotations
 
-import hashlib
 import logging
-from typing import Callable, Optional
+import threading
 
-log = logging.getLogger("outpost.queues")
-
-
-def lambda_record(message: dict, queue_arn: str) -> dict:
-    body = message["Body"]
-    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-            "body": body, "attributes": message.get("Attributes", {}),
-            "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+from chalice.local import LambdaContext
 
 
-class QueuePump:
-    def __init__(self, sqs, url: str, visibility: int = 60):
-        self.sqs, self.url, self.visibility = sqs, url, visibility
-        self.arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+class LocalKicks:
+    """The delivery worker's kicks, locally: each kick is an asynchronous invocation of the real
+    worker handler on one of `workers` threads, as Lambda runs a kicked function. A kick
+    while `workers` kicks already wait adds nothing: those drain the queue anyway."""
 
-    def receive(self, wait: int = 0, limit: Optional[int] = None) -> list[dict]:
-        """The messages visible now (up to `limit`), hidden for `visibility` seconds."""
-        got: list[dict] = []
-        while limit is None or len(got) < limit:
-            want = 10 if limit is None else min(10, limit - len(got))
-            msgs = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=want,
-                                            VisibilityTimeout=self.visibility,
-                                            WaitTimeSeconds=wait if not got else 0,
-                                            AttributeNames=["All"]).get("Messages", [])
-            if not msgs:
-                break
-            got.extend(msgs)
-        return got
+    def __init__(self, app, stop: threading.Event, workers: int):
+        self.app, self.stop, self.workers = app, stop, workers
+        self.waiting = threading.Semaphore(0)
+        self.pending = 0
+        self.lock = threading.Lock()
 
-    def handle(self, messages: list[dict], handler: Callable[[dict], Optional[dict]]) -> int:
-        """Feed `messages` to `handler` in batches of 10; returns how many were deleted."""
-        done = 0
-        for i in range(0, len(messages), 10):
-            batch = messages[i:i + 10]
-            result = handler({"Records": [lambda_record(m, self.arn) for m in batch]}) or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            ok = [m for m in batch if m["MessageId"] not in failed]
-            if failed:
-                log.warning("%d deliveries failed; SQS will deliver them again", len(failed))
-            if ok:
-                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                    {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(ok)])
-            done += len(ok)
-        return done
+    def __call__(self, function=None) -> bool:
+        with self.lock:
+            if self.pending >= self.workers:
+                return True
+            self.pending += 1
+        self.waiting.release()
+        return True
 
-    def poll(self, handler: Callable[[dict], Optional[dict]], wait: int = 0,
-             limit: Optional[int] = None) -> int:
-        """One pass: what is visible now goes to the handler. Messages the handler queues while
-        it runs are left for the next pass (so a handler that re-queues cannot loop for ever)."""
-        return self.handle(self.receive(wait, limit), handler)
+    def run(self) -> None:
+        log = logging.getLogger("outpost.deliveries")
+        handler = self.app.handler_map["deliver"]
+        while not self.stop.is_set():
+            if not self.waiting.acquire(timeout=0.5):
+                continue
+            with self.lock:
+                self.pending -= 1
+            try:
+                out = handler({}, LambdaContext("deliver", 256, max_runtime_ms=30_000))
+                if out["received"]:
+                    log.info("worker: %d delivered, %d to retry", out["deleted"], out["failed"])
+            except Exception:          # the next kick (at the latest, the minute's) retries
+                log.exception("delivery worker failed")

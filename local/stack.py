@@ -9,10 +9,10 @@
   the static copy in the moto server's S3, written as production writes it
   a scheduler thread invoking the real scheduled handler every $CHECK_INTERVAL seconds
   a stream pump feeding the state table's stream to the real stream handler
-  delivery pollers feeding the delivery queue to the real delivery worker (webhooks)
+  the delivery worker's kicks: each runs the real worker, which drains the delivery queue
 
-chalice local serves HTTP routes only and moto never fires schedules or event sources, so the
-scheduler, the stream pump and the queue pollers are ours.
+chalice local serves HTTP routes only and moto never invokes Lambdas or fires schedules or event
+sources, so the scheduler, the stream pump and the kicks are ours.
 """
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ def _static_bucket() -> None:
     os.environ["STATIC_BUCKET"] = STATIC_BUCKET
 
 
-DELIVERY_POLLERS = 3          # Lambda runs several workers on a busy queue; so do we
+DELIVERY_POLLERS = 3          # kicked workers that may run at once, as in Lambda
 
 
 def _delivery_queues() -> None:
@@ -167,24 +167,6 @@ def _delivery_queues() -> None:
     os.environ["DELIVERY_QUEUE_URL"] = url
     os.environ["DELIVERY_DLQ_URL"] = dlq
     os.environ["UPDATES_DLQ_ARN"] = dlq_arn
-
-
-def _poll_deliveries(app, stop: threading.Event) -> None:
-    """Lambda's SQS event source, locally: batches of the delivery queue to the real worker."""
-    import boto3
-    from chalice.local import LambdaContext
-
-    from local.queues import QueuePump
-    log = logging.getLogger("outpost.deliveries")
-    pump = QueuePump(boto3.client("sqs"), os.environ["DELIVERY_QUEUE_URL"], visibility=180)
-    handler = app.handler_map["deliver"]
-    while not stop.is_set():
-        try:
-            pump.poll(lambda ev: handler(ev, LambdaContext("deliver", 256, max_runtime_ms=30_000)),
-                      wait=1, limit=10)
-        except Exception:              # keep polling: SQS delivers what failed again
-            log.exception("delivery poller failed")
-            stop.wait(1)
 
 
 def _pump_streams(app, c, inbox_url: str, stop: threading.Event) -> None:
@@ -308,9 +290,11 @@ def main() -> int:
     threading.Thread(target=scheduler, name="scheduler", daemon=True).start()
     threading.Thread(target=_pump_streams, args=(app, c, inbox, stop), name="streams",
                      daemon=True).start()
+    from local.queues import LocalKicks
+    kicks = LocalKicks(app, stop, DELIVERY_POLLERS)
+    c.override(worker_kick=kicks)
     for n in range(DELIVERY_POLLERS):
-        threading.Thread(target=_poll_deliveries, args=(app, stop), name=f"deliveries-{n}",
-                         daemon=True).start()
+        threading.Thread(target=kicks.run, name=f"deliveries-{n}", daemon=True).start()
 
     edge.start()
     url = edge.url

@@ -1,9 +1,19 @@
 """I/O: the only SQS module. The delivery queue (one message per event and destination) and its
-dead-letter queue, where deliveries that ran out of tries are parked with the reason."""
+dead-letter queue, where deliveries that ran out of tries are parked with the reason; and the
+kick that wakes the delivery worker.
+
+No event-source mapping reads the queue: an idle one long-polls around the clock, a bill for
+nothing. Whoever queues a delivery that is due now kicks the worker (an asynchronous Lambda
+invocation, no payload) and the worker receives from the queue itself until it is empty; the
+home checker's housekeeping kicks it each minute when the queue holds due messages (retries
+whose delay ran out, failures whose visibility timeout did). A lost kick delays a delivery by
+at most a minute; it never loses one."""
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Optional
+import threading
+from typing import Callable, Iterator, Optional
 
 from ..core import deliveries
 from ..core.errors import QueueFailed
@@ -11,10 +21,47 @@ from ..core.errors import QueueFailed
 log = logging.getLogger("outpost.queues")
 
 
-class DeliveryQueue:
-    def __init__(self, region: str, url: Optional[str], dead_letter_url: Optional[str] = None):
-        self.region, self.url, self.dead_letter_url = region, url, dead_letter_url
+class WorkerKick:
+    """Wake the delivery worker: one asynchronous invocation, fire and forget. Best effort by
+    design: a kick that fails is logged, and the next minute's housekeeping kick covers it."""
+
+    def __init__(self, region: str, function: Optional[str]):
+        self.region, self.function = region, function
         self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3  # cold start: boto3 loads on first use
+            self._client = boto3.client("lambda", region_name=self.region)
+        return self._client
+
+    def __call__(self, function: Optional[str] = None) -> bool:
+        """Kick `function` (default: the configured worker); False if none or it failed."""
+        name = function or self.function
+        if not name:
+            return False                 # the worker itself, a checker stage: nobody to kick
+        try:
+            self.client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+            return True
+        except Exception:                # noqa: BLE001 - the minute's kick covers a lost one
+            log.exception("could not kick the delivery worker %s", name)
+            return False
+
+
+RECEIVE_MAX = 10                   # ReceiveMessage's limit per call
+RECEIVE_WAIT = 1                   # seconds: a long poll asks every SQS server, so an empty
+#                                    answer means empty (a short poll samples a few of them)
+
+
+class DeliveryQueue:
+    def __init__(self, region: str, url: Optional[str], dead_letter_url: Optional[str] = None,
+                 wake: Optional[Callable[..., object]] = None, receive_wait: int = RECEIVE_WAIT):
+        self.region, self.url, self.dead_letter_url = region, url, dead_letter_url
+        self.receive_wait = receive_wait
+        self._client = None
+        self._wake = wake
+        self._held = threading.local()   # per thread: a Lambda handler runs on one thread
 
     @property
     def client(self):
@@ -32,7 +79,7 @@ class DeliveryQueue:
             raise QueueFailed("DELIVERY_QUEUE_URL is not set: webhook deliveries cannot be queued")
         encoded = [deliveries.encode(d) for d in items]
         failed: list[int] = []
-        start = 0
+        start, due = 0, False
         for batch in deliveries.batches(encoded):
             entries = [{"Id": str(start + k), "MessageBody": m,
                         "DelaySeconds": deliveries.delay_seconds(items[start + k], now)}
@@ -46,8 +93,71 @@ class DeliveryQueue:
                 log.warning("SQS refused delivery %s: %s %s", bad["Id"], bad.get("Code"),
                             bad.get("Message"))
                 failed.append(int(bad["Id"]))
+            refused = {b["Id"] for b in resp.get("Failed", [])}
+            due = due or any(e["DelaySeconds"] == 0 and e["Id"] not in refused for e in entries)
             start += len(batch)
+        if due:                          # one kick per call; delayed ones wait for the minute's
+            self.wake()
         return sorted(failed)
+
+    # -- waking the worker ----------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Kick the worker, or, inside `held()`, once when the hold ends."""
+        if getattr(self._held, "depth", 0):
+            self._held.pending = True
+        elif self._wake is not None:
+            self._wake()
+
+    def kick(self, function: str) -> None:
+        """Kick `function` now, held or not: a worker out of time hands over to its successor."""
+        if self._wake is not None:
+            self._wake(function)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Coalesce this thread's kicks: a stream batch or a housekeeping run that queues
+        many deliveries kicks the worker once, at the end."""
+        self._held.depth = getattr(self._held, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._held.depth -= 1
+            if not self._held.depth and getattr(self._held, "pending", False):
+                self._held.pending = False
+                self.wake()
+
+    def due(self) -> int:
+        """About how many messages are visible now (due, not held by a worker): one request."""
+        if not self.url:
+            return 0
+        got = self.client.get_queue_attributes(QueueUrl=self.url,
+                                               AttributeNames=["ApproximateNumberOfMessages"])
+        return int(got["Attributes"].get("ApproximateNumberOfMessages", 0))
+
+    # -- the worker's side ----------------------------------------------------------------
+
+    def receive(self) -> list[dict]:
+        """Up to 10 visible messages, each hidden for the queue's visibility timeout and counted
+        as a receive (the queue's redrive policy dead-letters a message after 5)."""
+        if not self.url:
+            return []
+        return self.client.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=RECEIVE_MAX, WaitTimeSeconds=self.receive_wait,
+            AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+
+    def delete(self, messages: list[dict]) -> int:
+        """Delete handled messages (by receipt handle); returns how many SQS did not delete
+        (they come back after the visibility timeout, and the fences absorb the copy)."""
+        if not messages:
+            return 0
+        assert len(messages) <= RECEIVE_MAX
+        resp = self.client.delete_message_batch(QueueUrl=self.url, Entries=[
+            {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(messages)])
+        for bad in resp.get("Failed", []):
+            log.warning("SQS did not delete a handled delivery: %s %s", bad.get("Code"),
+                        bad.get("Message"))
+        return len(resp.get("Failed", []))
 
     def dead_letter(self, body: str, reason: str) -> None:
         """Park a delivery that will not be tried again, with why (the DLQ is alarmed)."""

@@ -30,6 +30,7 @@ class Settings:
     checker_only: bool = False               # a checker stage in another region (no topics here)
     delivery_queue_url: Optional[str] = None  # the delivery worker's queue (webhooks)
     delivery_dlq_url: Optional[str] = None    # where deliveries that ran out of tries go
+    delivery_worker: Optional[str] = None     # the worker's function name, to kick it
     webhook_deadline: float = 10.0            # seconds for a whole webhook request
     reports_table: str = "outpost-reports"
     # The value CloudFront sends to the API origin in X-Outpost-Origin (infra/resources.yaml):
@@ -60,6 +61,7 @@ class Settings:
             checker_only=bool(env.get("HOME_REGION")) and env.get("HOME_REGION") != region,
             delivery_queue_url=env.get("DELIVERY_QUEUE_URL") or None,
             delivery_dlq_url=env.get("DELIVERY_DLQ_URL") or None,
+            delivery_worker=env.get("DELIVERY_WORKER_FUNCTION") or None,
             webhook_deadline=float(env.get("WEBHOOK_DEADLINE_SECONDS") or 10.0),
             reports_table=env.get("REPORTS_TABLE", "outpost-reports"),
             origin_secret=env.get("ORIGIN_VERIFY_SECRET") or None,

@@ -1,10 +1,11 @@
 """Use-case: the delivery worker, and the only way in to it (enqueue).
 
 The checker, the stream consumer and the API never connect to a subscriber's endpoint: they
-queue one message per (event, destination) and return. The worker (a Lambda on the queue) posts
-each under a hard deadline (chalicelib.adapters.webhooks), retries with backoff for about a day, then
-parks it in the dead-letter queue with the reason; a destination that keeps failing is paused
-(its deliveries are held, not lost) and the operators are told once. The rules are pure, in
+queue one message per (event, destination) and return. The worker (a Lambda that drains the
+queue when kicked: chalicelib/adapters/queues.py) posts each under a hard deadline
+(chalicelib.adapters.webhooks), retries with backoff for about a day, then parks it in the
+dead-letter queue with the reason; a destination that keeps failing is paused (its deliveries
+are held, not lost) and the operators are told once. The rules are pure, in
 chalicelib.core.deliveries; this module is the shell around them.
 
 Exactly once per (event, destination), as far as we can see: the enqueue is fenced per page of
@@ -21,7 +22,7 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from .. import __version__
 from ..adapters.webhooks import DeliveryFailed, post
@@ -105,6 +106,49 @@ def enqueue_verification(c: Deps, sub_id: str) -> None:
 
 
 # -- the worker ----------------------------------------------------------------------------------
+
+def wake_if_due(c: Deps) -> bool:
+    """The minute's kick (housekeeping): wake the worker if the queue holds messages that are
+    due now. One SQS request a minute, about $0.02 a month; an idle queue costs nothing more."""
+    if c.deliveries.due():
+        c.deliveries.wake()
+        return True
+    return False
+
+
+# The worker stops taking batches with less than this left of its invocation: a batch takes at
+# most one webhook deadline (its posts run in parallel) plus our own writes.
+DRAIN_RESERVE = 5.0
+
+
+def drain(c: Deps, time_left: Callable[[], float], successor: Callable[[], object]) -> dict:
+    """A kicked worker: receive from the delivery queue and handle each batch as Lambda's SQS
+    source did (only the messages handled are deleted; a failure comes back after the
+    visibility timeout, and after 5 receives the queue's redrive parks it in the dead-letter
+    queue), until the queue is empty or the time is nearly up; then `successor()` (a kick of
+    this same function) takes over what is left. Two workers at once never share a message
+    (SQS hides a received one), and the fences make a redelivered copy a no-op.
+    One kick on an empty queue costs one receive."""
+    out = {"receives": 0, "received": 0, "deleted": 0, "failed": 0, "more": False}
+    reserve = c.settings.webhook_deadline + DRAIN_RESERVE
+    while True:
+        messages = c.deliveries.receive()
+        out["receives"] += 1
+        if not messages:
+            break
+        out["received"] += len(messages)
+        result = handle_messages(c, [{"messageId": m["MessageId"], "body": m["Body"]}
+                                     for m in messages])
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        c.deliveries.delete([m for m in messages if m["MessageId"] not in failed])
+        out["deleted"] += len(messages) - len(failed)
+        out["failed"] += len(failed)
+        if time_left() < reserve:
+            out["more"] = True           # maybe more: the next invocation takes over
+            successor()
+            break
+    return out
+
 
 def handle_messages(c: Deps, records: list[dict]) -> dict:
     """One SQS batch, each message in its own thread: a batch of slow receivers costs one

@@ -5,6 +5,7 @@ import logging
 from typing import Callable, Optional, Protocol
 
 from . import deps
+from .deliver import wake_if_due
 from .fanout import flush_component_updates, nudge_quiet_incidents
 from .manage import Actor, advance_maintenance
 from .mentions import schedule_polls
@@ -29,18 +30,25 @@ def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] 
                  reserve: float = HOUSEKEEPING_RESERVE) -> int:
     """What the scheduler does after checking: maintenance that starts or ends by itself,
     reminders for quiet incidents, debounced component changes (queued, never posted here),
-    and user-report spikes (chalicelib/usecases/reporting.py).
+    user-report spikes (chalicelib/usecases/reporting.py), and a kick of the delivery worker when its
+    queue holds due messages (retries whose delay ran out: the worker has no event source).
     Each task fails alone, and none starts with less than `reserve` seconds left of the
     invocation (`time_left()`; None: no limit). Returns how many tasks ran."""
     if c.settings.checker_only:
         return 0                               # the home region's scheduler does these, once
-    actor = Actor("scheduler", run_id)
+    with c.deliveries.held():                  # what the tasks queue: one kick, at the end
+        return _run_tasks(c, Actor("scheduler", run_id), time_left, reserve)
+
+
+def _run_tasks(c, actor: Actor, time_left: Optional[Callable[[], float]],
+               reserve: float) -> int:
     ran = 0
     for name, task in (("maintenance", lambda: advance_maintenance(c, actor)),
                        ("nudges", lambda: nudge_quiet_incidents(c)),
                        ("component updates", lambda: flush_component_updates(c)),
                        ("report spikes", lambda: sweep_reports(c)),
-                       ("social mentions", lambda: schedule_polls(c))):
+                       ("social mentions", lambda: schedule_polls(c)),
+                       ("due deliveries", lambda: wake_if_due(c))):
         if time_left is not None and time_left() < reserve:
             log.warning("housekeeping stopped before %s: %.1fs left", name, time_left())
             break

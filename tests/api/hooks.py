@@ -1,5 +1,6 @@
-"""The harness that runs the real delivery worker over moto's delivery queue, as Lambda's SQS
-event source would (the webhook receivers it delivers to are tests/targets.py's).
+"""The harness that runs the real delivery worker over moto's delivery queue: each pass is the
+kick a producer or the minute's housekeeping sends (the webhook receivers it delivers to are
+tests/targets.py's).
 
 moto holds a delayed message for real seconds; the tests run on a fake clock. `advance` moves
 both: the test clock, and every delay moto is holding (so "15 minutes later" takes no time).
@@ -13,7 +14,6 @@ import boto3
 
 from chalicelib.adapters.queues import DeliveryQueue
 from chalicelib.core import deliveries
-from local.queues import QueuePump
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -33,13 +33,20 @@ class Deliveries:
         dlq = self.sqs.create_queue(QueueName="deliveries-dlq")["QueueUrl"]
         self.url = self.sqs.create_queue(QueueName="deliveries")["QueueUrl"]
         self.dlq = dlq
-        c.override(deliveries=DeliveryQueue(REGION, self.url, dlq))
-        self.pump = QueuePump(self.sqs, self.url)
+        self.kicks = []                     # the worker's kicks (function name or None)
+        # moto is one SQS server: a short poll sees every message there, and saves a second a pass
+        c.override(deliveries=DeliveryQueue(REGION, self.url, dlq, receive_wait=0,
+                                            wake=lambda function=None: self.kicks.append(function)))
         self.outcomes = []
 
     def deliver(self):
-        """One pass of the worker over what is visible now; returns how many it took."""
-        return self.pump.poll(lambda ev: self.client.lambda_.invoke("deliver", ev).payload)
+        """Kick the worker until a kick finds the queue empty; returns how many it took."""
+        took = 0
+        while True:
+            got = self.client.lambda_.invoke("deliver", {}).payload
+            took += got["deleted"]
+            if not got["received"]:
+                return took
 
     def queued(self):
         """The deliveries waiting in the queue (decoded), with the DelaySeconds each was sent

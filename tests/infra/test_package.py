@@ -191,17 +191,25 @@ def test_stream_event_source_settings(template):
             "Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}}
 
 
-def test_the_delivery_worker_runs_on_its_queue(template):
+def test_the_delivery_worker_is_kicked_not_fed_by_an_event_source(template):
     fn = template["Deliver"]["Properties"]
-    (name, source), = fn["Events"].items()
-    assert name == "DeliverSqsEventSource" and source["Type"] == "SQS"
-    props = source["Properties"]
-    assert props["Queue"] == {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}
-    assert props["BatchSize"] == 10 and props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    # a flood of deliveries must not take the account's concurrency from the checker
-    assert props["ScalingConfig"]["MaximumConcurrency"] <= 10
+    # an idle SQS event source long-polls all month: the worker has none, producers kick it
+    assert not fn.get("Events")
+    assert not [k for k, v in template.items() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
+    # a stale kick is worth nothing: the next minute's housekeeping kicks again
+    assert fn["EventInvokeConfig"] == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+    for producer in ("RunChecks", "APIHandler", "OnStateChange"):
+        env = template[producer]["Properties"]["Environment"]["Variables"]
+        assert env["DELIVERY_WORKER_FUNCTION"] == {"Ref": "Deliver"}, producer
+    kick = template["DeliveryWorkerKickPolicy"]
+    assert kick["Type"] == "AWS::IAM::Policy"
+    assert kick["Properties"]["Roles"] == [{"Ref": "DefaultRole"}]
+    (st,) = kick["Properties"]["PolicyDocument"]["Statement"]
+    assert st == {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                  "Resource": {"Fn::GetAtt": ["Deliver", "Arn"]}}
     queue = template["DeliveryQueue"]["Properties"]
-    assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]           # AWS's advice for SQS sources
+    # a received message stays hidden longer than any worker can hold it
+    assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
         "maxReceiveCount": 5}
