@@ -28,7 +28,7 @@ def classify(body: str) -> Letter:
     """Read one dead letter; never raises (an unreadable one is `unknown`, shown as is)."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):   # nesting past the parser's depth is RecursionError
         doc = None
     if isinstance(doc, dict):
         letter = _delivery(doc) or _topic(doc) or _lambda(doc)
@@ -45,7 +45,7 @@ def _is_delivery(body: str) -> bool:
     try:
         deliveries.decode(body)
         return True
-    except ValueError:
+    except (ValueError, RecursionError):   # decode's json.loads, on a deeply nested body
         return False
 
 

@@ -35,3 +35,11 @@ def test_anything_else_is_shown_as_is_in_one_bounded_line():
         letter = classify(body)
         assert letter.kind == "unknown" and not letter.replayable
         assert "\n" not in letter.summary and len(letter.summary) <= SUMMARY_CHARS
+
+
+def test_a_deeply_nested_body_is_unknown_not_a_crash():
+    # json.loads raises RecursionError (not ValueError) past ~1000 levels; one such letter
+    # must not stop `outpost dead-letters list` from showing the others
+    for body in ("[" * 100_000, '{"a":' * 100_000, "[" * 100_000 + "]" * 100_000):
+        letter = classify(body)
+        assert letter.kind == "unknown" and not letter.replayable
