@@ -50,9 +50,14 @@ def _is_delivery(body: str) -> bool:
 
 
 def _delivery(doc: dict) -> Optional[Letter]:
-    """The worker's own: {"reason", "delivery"} (chalicelib.core.deliveries.dead_letter)."""
+    """The worker's own: {"reason", "delivery"} (chalicelib.core.deliveries.dead_letter).
+    Replayable only when the worker can read the delivery inside: one it parked as unreadable,
+    or one cut short to fit SQS, would come straight back, wrapped one level deeper."""
     if isinstance(doc.get("reason"), str) and isinstance(doc.get("delivery"), str):
-        return Letter("delivery", "delivery worker", _line(doc["reason"]), True)
+        if not doc.get("truncated") and _is_delivery(doc["delivery"]):
+            return Letter("delivery", "delivery worker", _line(doc["reason"]), True)
+        return Letter("delivery", "delivery worker",
+                      _line(f"not replayable (unreadable): {doc['reason']}"), False)
     return None
 
 
