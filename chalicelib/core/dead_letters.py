@@ -8,7 +8,7 @@ says which it is; only deliveries can be replayed (the worker takes them up agai
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from . import deliveries
@@ -39,6 +39,20 @@ def classify(body: str) -> Letter:
         # timeout), so the body is the queued delivery itself.
         return Letter("delivery", "DeliveryQueue", "the worker failed on it 5 times", True)
     return Letter("unknown", "?", _line(body), False)
+
+
+def to_replay(body: str, now: float) -> Optional[str]:
+    """What `replay` sends back to the delivery queue for this letter, or None to leave it.
+    The worker revives its own letters ({"reason", "delivery"}) with a fresh day of retries;
+    a redriven delivery is the queued message as it was (first try long ago, tries counted),
+    which the worker would take as is, so it is re-encoded as new here (never larger)."""
+    if not classify(body).replayable:
+        return None
+    try:
+        d = deliveries.decode(body)
+    except (ValueError, RecursionError):
+        return body                       # the worker's own letter: it revives it
+    return deliveries.encode(replace(d, first_at=now, attempt=0, not_before=0.0))
 
 
 def _is_delivery(body: str) -> bool:
