@@ -221,18 +221,19 @@ class DeadLetterQueue:
         return [m["Body"] for m in messages]
 
     def replay(self, wanted, limit: int) -> tuple[int, int]:
-        """Move each letter whose body `wanted` accepts to the delivery queue (sent first,
-        then deleted: a failure between the two repeats a delivery, never loses one). Returns
-        (moved, left)."""
+        """Move each letter for which `wanted(body)` gives a message to the delivery queue, as
+        that message (None: the letter stays). Sent first, then deleted: a failure between the
+        two repeats a delivery, never loses one. Returns (moved, left)."""
         if not self.delivery_url:
             raise QueueFailed("DELIVERY_QUEUE_URL is not set: nowhere to replay deliveries to")
         messages = self._take(limit)
         moved, kept = 0, []
         for m in messages:
-            if not wanted(m["Body"]):
+            message = wanted(m["Body"])
+            if message is None:
                 kept.append(m)
                 continue
-            self.client.send_message(QueueUrl=self.delivery_url, MessageBody=m["Body"])
+            self.client.send_message(QueueUrl=self.delivery_url, MessageBody=message)
             self.client.delete_message(QueueUrl=self._url(), ReceiptHandle=m["ReceiptHandle"])
             moved += 1
         self._show_again(kept)

@@ -8,7 +8,7 @@ says which it is; only deliveries can be replayed (the worker takes them up agai
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from . import deliveries
@@ -28,7 +28,7 @@ def classify(body: str) -> Letter:
     """Read one dead letter; never raises (an unreadable one is `unknown`, shown as is)."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):   # nesting past the parser's depth is RecursionError
         doc = None
     if isinstance(doc, dict):
         letter = _delivery(doc) or _topic(doc) or _lambda(doc)
@@ -41,18 +41,37 @@ def classify(body: str) -> Letter:
     return Letter("unknown", "?", _line(body), False)
 
 
+def to_replay(body: str, now: float) -> Optional[str]:
+    """What `replay` sends back to the delivery queue for this letter, or None to leave it.
+    The worker revives its own letters ({"reason", "delivery"}) with a fresh day of retries;
+    a redriven delivery is the queued message as it was (first try long ago, tries counted),
+    which the worker would take as is, so it is re-encoded as new here (never larger)."""
+    if not classify(body).replayable:
+        return None
+    try:
+        d = deliveries.decode(body)
+    except (ValueError, RecursionError):
+        return body                       # the worker's own letter: it revives it
+    return deliveries.encode(replace(d, first_at=now, attempt=0, not_before=0.0))
+
+
 def _is_delivery(body: str) -> bool:
     try:
         deliveries.decode(body)
         return True
-    except ValueError:
+    except (ValueError, RecursionError):   # decode's json.loads, on a deeply nested body
         return False
 
 
 def _delivery(doc: dict) -> Optional[Letter]:
-    """The worker's own: {"reason", "delivery"} (chalicelib.core.deliveries.dead_letter)."""
+    """The worker's own: {"reason", "delivery"} (chalicelib.core.deliveries.dead_letter).
+    Replayable only when the worker can read the delivery inside: one it parked as unreadable,
+    or one cut short to fit SQS, would come straight back, wrapped one level deeper."""
     if isinstance(doc.get("reason"), str) and isinstance(doc.get("delivery"), str):
-        return Letter("delivery", "delivery worker", _line(doc["reason"]), True)
+        if not doc.get("truncated") and _is_delivery(doc["delivery"]):
+            return Letter("delivery", "delivery worker", _line(doc["reason"]), True)
+        return Letter("delivery", "delivery worker",
+                      _line(f"not replayable (unreadable): {doc['reason']}"), False)
     return None
 
 

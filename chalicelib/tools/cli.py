@@ -610,8 +610,9 @@ def dead_letters_replay(obj, limit):
     """Move the webhook, channel and social deliveries back to the delivery queue (once the
     receiver is fixed: each gets a fresh day of retries); every other letter stays."""
     try:
+        now = obj["container"].clock()
         moved, left = _dead_letter_queue(obj).replay(
-            lambda body: dead_letters.classify(body).replayable, limit)
+            lambda body: dead_letters.to_replay(body, now), limit)
     except QueueFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"moved {moved} deliveries back to the delivery queue; {left} other letter(s) "

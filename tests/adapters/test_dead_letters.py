@@ -2,6 +2,7 @@
 points at it (the worker's own, DeliveryQueue's redrive, SNS, Lambda's failure records), read
 by `outpost dead-letters list`, and `replay` moving the deliveries, and only them, back."""
 import json
+import time
 
 import boto3
 import pytest
@@ -124,3 +125,23 @@ def test_without_the_queue_url_the_cli_says_which_variable(queues):
     assert out.exit_code == 1 and "DELIVERY_DLQ_URL is not set" in out.output
     out = CliRunner().invoke(main, ["dead-letters", "replay"])
     assert out.exit_code == 1 and "is not set" in out.output
+
+
+def test_a_redriven_delivery_comes_back_with_a_fresh_day_of_retries(queues):
+    # DeliveryQueue's redrive parks the delivery as it was queued: its first try days ago, its
+    # attempts counted. The worker reads that back as is (decode, not revive), so one more
+    # failure would park it again at once; `replay` promises a fresh day.
+    sqs, dlq, work = queues
+    sqs.send_message(QueueUrl=dlq, MessageBody=deliveries.encode(DELIVERY))
+    before = time.time()
+    out = CliRunner().invoke(main, ["dead-letters", "replay"])
+    assert out.exit_code == 0 and "moved 1 deliveries" in out.stdout, out.output
+    (body,) = bodies(sqs, work)
+    now = time.time()
+    try:                                            # as the worker reads it (deliver.process)
+        d = deliveries.decode(body)
+    except ValueError:
+        d = deliveries.revive(body, now)
+    assert (d.event, d.sub, d.body) == (DELIVERY.event, DELIVERY.sub, DELIVERY.body)
+    assert d.attempt == 0 and d.first_at >= before and d.not_before <= now
+    assert deliveries.retry(d, now, lambda a, b: b) is not None
