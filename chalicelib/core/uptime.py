@@ -14,10 +14,10 @@ and day, so daily p50/p95 can be computed from a few dozen counters instead of e
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
-from zoneinfo import ZoneInfo
+
+from .timefmt import zone as _zone
 
 DAYS = 90
 KINDS = ("operational", "degraded", "partial", "major", "maintenance", "nodata")
@@ -27,11 +27,6 @@ _BY_STATUS = {"operational": "operational", "degraded_performance": "degraded",
               "under_maintenance": "maintenance"}
 _RT_BASE = 1.1                 # histogram bucket ratio: +-5% around each bucket's midpoint
 RT_KEEP_DAYS = 2               # today and yesterday, so yesterday can still be completed
-
-
-@lru_cache(maxsize=16)
-def _zone(name: str):
-    return timezone.utc if name in ("UTC", "Etc/UTC") else ZoneInfo(name)
 
 
 def day_key(epoch: float, tz: str = "Etc/UTC") -> str:

@@ -760,3 +760,18 @@ def test_the_lambda_bundle_leaves_the_workstation_tools_out_and_still_imports(
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "bundle",
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+def test_a_regular_install_carries_the_whole_layout(tmp_path):
+    """`pip install .` (not only the editable install the Makefile makes) ships every module
+    and data file the app reads: all subpackages, templates, static files, catalogs."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                           "--no-build-isolation", "-w", str(tmp_path), ROOT],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(["git", "ls-files", "chalicelib"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    needed = [f for f in tracked if not f.endswith((".po", ".pot"))]
+    assert needed and not [f for f in needed if f not in shipped]
