@@ -40,7 +40,7 @@ def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] 
         return _run_tasks(c, Actor("scheduler", run_id), time_left, reserve)
 
 
-def _run_tasks(c, actor: Actor, time_left: Optional[Callable[[], float]],
+def _run_tasks(c: Deps, actor: Actor, time_left: Optional[Callable[[], float]],
                reserve: float) -> int:
     ran = 0
     for name, task in (("maintenance", lambda: advance_maintenance(c, actor)),
