@@ -23,7 +23,12 @@ log = logging.getLogger("outpost.queues")
 
 class WorkerKick:
     """Wake the delivery worker: one asynchronous invocation, fire and forget. Best effort by
-    design: a kick that fails is logged, and the next minute's housekeeping kick covers it."""
+    design: a kick that fails is logged, and the next minute's housekeeping kick covers it.
+    So it is one request with short timeouts (an async Invoke answers in milliseconds): it
+    runs inside a subscribe request, a stream batch and the checker's invocation, where
+    botocore's defaults (60 s timeouts, 3 attempts with backoff) would hold them."""
+
+    TIMEOUT = 2.0                    # seconds, to connect and to read the 202
 
     def __init__(self, region: str, function: Optional[str]):
         self.region, self.function = region, function
@@ -33,7 +38,10 @@ class WorkerKick:
     def client(self):
         if self._client is None:
             import boto3  # cold start: boto3 loads on first use
-            self._client = boto3.client("lambda", region_name=self.region)
+            from botocore.config import Config  # with boto3, on first use
+            self._client = boto3.client("lambda", region_name=self.region, config=Config(
+                connect_timeout=self.TIMEOUT, read_timeout=self.TIMEOUT,
+                retries={"mode": "standard", "total_max_attempts": 1}))
         return self._client
 
     def __call__(self, function: Optional[str] = None) -> bool:

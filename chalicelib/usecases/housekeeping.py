@@ -24,6 +24,10 @@ log = logging.getLogger("outpost.housekeeping")
 # Housekeeping stops starting tasks when the Lambda has less than this left: the round's own
 # writes are done by then, and a task cut off by the timeout would be half done.
 HOUSEKEEPING_RESERVE = 5.0
+# The minute's kick of the delivery worker goes first and needs only this: it is one SQS request,
+# and the only wake a retry whose delay ran out ever gets, so a round that runs long every
+# minute (an outage's slow targets) must not skip it the way it skips the chores.
+WAKE_RESERVE = 1.0
 
 
 def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] = None,
@@ -37,7 +41,19 @@ def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] 
     if c.settings.checker_only:
         return 0                               # the home region's scheduler does these, once
     with c.deliveries.held():                  # what the tasks queue: one kick, at the end
-        return _run_tasks(c, Actor("scheduler", run_id), time_left, reserve)
+        woke = _wake_worker(c, time_left)
+        return woke + _run_tasks(c, Actor("scheduler", run_id), time_left, reserve)
+
+
+def _wake_worker(c, time_left: Optional[Callable[[], float]]) -> int:
+    if time_left is not None and time_left() < WAKE_RESERVE:
+        log.warning("housekeeping: no time to look for due deliveries: %.1fs left", time_left())
+        return 0
+    try:
+        wake_if_due(c)
+    except Exception:                          # noqa: BLE001 - logged; next minute retries
+        log.exception("scheduled housekeeping task due deliveries failed")
+    return 1
 
 
 def _run_tasks(c: Deps, actor: Actor, time_left: Optional[Callable[[], float]],
@@ -47,8 +63,7 @@ def _run_tasks(c: Deps, actor: Actor, time_left: Optional[Callable[[], float]],
                        ("nudges", lambda: nudge_quiet_incidents(c)),
                        ("component updates", lambda: flush_component_updates(c)),
                        ("report spikes", lambda: sweep_reports(c)),
-                       ("social mentions", lambda: schedule_polls(c)),
-                       ("due deliveries", lambda: wake_if_due(c))):
+                       ("social mentions", lambda: schedule_polls(c))):
         if time_left is not None and time_left() < reserve:
             log.warning("housekeeping stopped before %s: %.1fs left", name, time_left())
             break
