@@ -15,8 +15,8 @@ from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.calls import report
 from tests.api.conftest import STATUS_FILE
+from tests.api.harness import spike_alerts, tick
 from tests.api.hooks import Deliveries
-from tests.api.test_reports import spike_alerts, tick
 from tests.channelfakes import MATRIX_HOST, URLS, FakeServices, the_text
 
 CHANNELS = """
