@@ -8,8 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.test_cli import outpost
-from tests.e2e.test_local_stack import Stack, fetch, wait_for
+from tests.e2e.stack import Stack, fetch, outpost, wait_for
 from tests.vendorpage import VendorPage
 
 STATUS_FILE = """
