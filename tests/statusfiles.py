@@ -45,9 +45,13 @@ def component(id: str, name: str, *monitors: dict, **fields: Any) -> dict:
     return out
 
 
-def http_monitor(url: str, timeout: str = "1s", **fields: Any) -> dict:
-    """An HTTP monitor; fields such as conditions=[...], interval="20s", id="health"."""
-    return {"url": url, "timeout": timeout, **fields}
+def http_monitor(url: str, timeout: Optional[str] = "1s", **fields: Any) -> dict:
+    """An HTTP monitor; fields such as conditions=[...], interval="20s", id="health". The timeout
+    is short for targets on 127.0.0.1; None leaves it to the loader's default."""
+    out = {"url": url, **fields}
+    if timeout is not None:
+        out["timeout"] = timeout
+    return out
 
 
 def heartbeat_monitor(id: str, every: str, grace: str) -> dict:

@@ -7,8 +7,8 @@ from tests.statusfiles import (ACME, CHECKS, REGIONS, check_policy, component, h
 
 
 def test_the_defaults_are_the_acme_page_and_the_usual_check_policy():
-    cfg = load_status_text(status_yaml([component("api", "API", http_monitor("https://a.example/"))]),
-                           "s.yaml", {})
+    text = status_yaml([component("api", "API", http_monitor("https://a.example/"))])
+    cfg = load_status_text(text, "s.yaml", {})
     assert (cfg.page.id, cfg.page.name, cfg.page.url) == (ACME["id"], ACME["name"], ACME["url"])
     assert cfg.checks.regions == tuple(REGIONS)
     assert (cfg.checks.quorum, cfg.checks.failure_threshold, cfg.checks.success_threshold,
@@ -56,10 +56,13 @@ def test_page_checks_and_other_sections_are_the_callers():
     assert (cfg.subscribers.debounce, cfg.subscribers.webhook_per_ip_per_hour) == (1.0, 50)
 
 
-def test_without_checks_the_loader_uses_its_own_defaults():
-    text = status_yaml([component("api", "API")], checks=None)
-    assert "checks" not in text
-    assert load_status_text(text, "s.yaml", {}).checks.failure_threshold == 2
+def test_what_is_left_out_is_the_loaders_default():
+    no_checks = status_yaml([component("api", "API")], checks=None)
+    assert "checks" not in no_checks
+    assert load_status_text(no_checks, "s.yaml", {}).checks.failure_threshold == 2
+    text = status_yaml([component("api", "API", http_monitor("https://a.example/", timeout=None))])
+    assert "timeout" not in text
+    assert load_status_text(text, "s.yaml", {}).components[0].monitors[0].timeout == 5.0
 
 
 def test_check_policy_changes_and_removes_keys_and_leaves_checks_alone():
