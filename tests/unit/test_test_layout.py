@@ -45,7 +45,8 @@ def test_the_check_sees_every_spelling_of_such_an_import(tmp_path):
         "from .test_checker import rounds": ["test_checker"],
         "from tests.api import test_checker": ["tests.api.test_checker"],
         "import tests.e2e.test_local_stack as s": ["tests.e2e.test_local_stack"],
-        "def f():\n    from tests.api.test_deliveries import incident": ["tests.api.test_deliveries"],
+        "def f():\n    from tests.api.test_deliveries import incident":
+            ["tests.api.test_deliveries"],
         "from tests.api.calls import post\nfrom tests.e2e.stack import Stack": [],
         "from tests.api.calls import test_looking_name_in_a_helper": [],
         "from . import test_sibling": ["test_sibling"],
