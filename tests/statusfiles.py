@@ -19,6 +19,13 @@ CHECKS = {"regions": REGIONS, "quorum": 2, "failure_threshold": 2, "success_thre
           "interval": "60s"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block sequences indented under their key, as people write status files by hand."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def check_policy(**changes: Any) -> dict:
     """CHECKS with some keys changed (a value of None removes the key: the loader's default)."""
     merged = {**CHECKS, **changes}
@@ -34,7 +41,8 @@ def status_yaml(components: Iterable[dict] = (), *, page: dict = ACME,
         doc["checks"] = dict(checks)
     doc["components"] = list(components)
     doc.update(sections)
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True)
 
 
 def component(id: str, name: str, *monitors: dict, **fields: Any) -> dict:
@@ -48,10 +56,8 @@ def component(id: str, name: str, *monitors: dict, **fields: Any) -> dict:
 def http_monitor(url: str, timeout: Optional[str] = "1s", **fields: Any) -> dict:
     """An HTTP monitor; fields such as conditions=[...], interval="20s", id="health". The timeout
     is short for targets on 127.0.0.1; None leaves it to the loader's default."""
-    out = {"url": url, **fields}
-    if timeout is not None:
-        out["timeout"] = timeout
-    return out
+    out = {"url": url, "timeout": timeout, **fields}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def heartbeat_monitor(id: str, every: str, grace: str) -> dict:
