@@ -14,13 +14,12 @@ from chalicelib.core.config import load_status_text
 from chalicelib.core.model import ComponentState, ComponentStatus, Scope
 from chalicelib.core.snapshot import build_snapshot
 from chalicelib.render import v2
+from tests.statusfiles import component, status_yaml
 
-VENDOR = """
-page: {id: vendor, name: Vendor Status, url: "https://status.vendor.example"}
-components:
-  - {id: payments, name: Payments}
-  - {id: api, name: Vendor API}
-"""
+VENDOR = status_yaml([component("payments", "Payments"), component("api", "Vendor API")],
+                     page={"id": "vendor", "name": "Vendor Status",
+                           "url": "https://status.vendor.example"},
+                     checks=None)
 
 
 class _Server(ThreadingHTTPServer):

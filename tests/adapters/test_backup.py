@@ -14,22 +14,13 @@ from chalicelib.usecases import backup
 from chalicelib.usecases.manage import (Actor, create_incident, mint_key, set_component,
                                         update_incident)
 from chalicelib.usecases.rounds import run_round
+from tests.statusfiles import ACME, check_policy, component, http_monitor, status_yaml
 from tests.targets import Target
 
-STATUS = """
-page: {id: acme, name: Acme Status, url: "https://status.acme.example", time_zone: Europe/Berlin}
-checks:
-  regions: [us-west-2, eu-west-1, ap-southeast-2]
-  quorum: 2
-  allow_private_targets: true
-components:
-  - id: api
-    name: API
-    monitors: [{url: "${TARGET}/health", timeout: 1s}]
-  - id: web
-    name: Website
-    monitors: [{url: "${TARGET}/", timeout: 1s}]
-"""
+STATUS = status_yaml([component("api", "API", http_monitor("${TARGET}/health")),
+                      component("web", "Website", http_monitor("${TARGET}/"))],
+                     page={**ACME, "time_zone": "Europe/Berlin"},
+                     checks=check_policy(allow_private_targets=True))
 ENV = {"AWS_DEFAULT_REGION": "us-east-1", "CHECK_REGIONS": "us-west-2,eu-west-1,ap-southeast-2",
        "RESULTS_TABLE": "b-results", "STATE_TABLE": "b-state", "KEYS_TABLE": "b-keys",
        "AUDIT_TABLE": "b-audit", "HISTORY_TABLE": "b-history", "SUBSCRIBERS_TABLE": "b-subs"}

@@ -12,31 +12,21 @@ from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
 from tests.api.notifywire import Wire
+from tests.statusfiles import ACME, check_policy, component, http_monitor, status_yaml
 from tests.targets import Receiver, Target
 
-STATUS_FILE = """
-page: {id: acme, name: Acme Status, url: "https://status.acme.example"}
-checks:
-  regions: [us-west-2, eu-west-1, ap-southeast-2]
-  quorum: 2
-  failure_threshold: 2
-  success_threshold: 2
-  allow_private_targets: true
-  interval: 60s
-components:
-  - id: api
-    name: API
-    group: Core
-    monitors:
-      - url: ${TARGET}/health
-        timeout: 1s
-        conditions: ["[STATUS] == 200", "[BODY].status == ok"]
-  - id: web
-    name: Website
-    monitors:
-      - url: ${OTHER}/
-        timeout: 1s
-"""
+def acme_status(page=ACME, **sections):
+    """The stack's status file: API and Website watched on the two targets (${TARGET}, ${OTHER}),
+    with the page and other top-level sections (maintenance=..., channels=...) the test's."""
+    return status_yaml(
+        [component("api", "API", http_monitor("${TARGET}/health",
+                                              conditions=["[STATUS] == 200", "[BODY].status == ok"]),
+                   group="Core"),
+         component("web", "Website", http_monitor("${OTHER}/"))],
+        page=page, checks=check_policy(allow_private_targets=True), **sections)
+
+
+STATUS_FILE = acme_status()
 
 
 class Clock:

@@ -14,6 +14,7 @@ import boto3
 
 from chalicelib.adapters.queues import DeliveryQueue
 from chalicelib.core import deliveries
+from chalicelib.usecases.subscribers import _hash
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -84,6 +85,16 @@ class Deliveries:
         assert resp.status_code == 202, body
         self.deliver()
         return resp, body
+
+
+def active_webhook(c, url, sub_id, components=()):
+    """A subscriber that proved its URL earlier and has gone dark since (the API cannot make
+    one of these directly: a blackhole never answers its challenge)."""
+    doc = {"id": sub_id, "kind": "webhook", "address": url, "components": list(components),
+           "address_hash": _hash(f"webhook:{url}"), "state": "active", "created_at": c.clock(),
+           "sns_arn": None, "secret": "s" * 64}
+    c.store.put_subscriber(doc)
+    return doc
 
 
 def wait_until(predicate, timeout=10.0):

@@ -14,24 +14,15 @@ from chalicelib.usecases.channels import enqueue_alert
 from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.calls import report
-from tests.api.conftest import STATUS_FILE
+from tests.api.conftest import acme_status
+from tests.api.harness import spike_alerts, tick
 from tests.api.hooks import Deliveries
-from tests.api.test_reports import spike_alerts, tick
 from tests.channelfakes import MATRIX_HOST, URLS, FakeServices, the_text
 
-CHANNELS = """
-channels:
-  - name: ops-slack
-    url: ${OPS_SLACK}
-  - name: oncall
-    url: ${PAGERDUTY_URL}
-  - name: community
-    url: ${DISCORD_URL}
-    events: [incidents]
-  - name: everything
-    url: ${MATRIX_URL}
-    public: true
-"""
+CHANNELS = [{"name": "ops-slack", "url": "${OPS_SLACK}"},
+            {"name": "oncall", "url": "${PAGERDUTY_URL}"},
+            {"name": "community", "url": "${DISCORD_URL}", "events": ["incidents"]},
+            {"name": "everything", "url": "${MATRIX_URL}", "public": True}]
 INCIDENTS = "/api/v1/pages/acme/incidents"
 
 
@@ -42,7 +33,7 @@ def chans(stack, targets, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", fakes.ca_bundle)
     c.env.update({"OPS_SLACK": URLS["slack"], "PAGERDUTY_URL": URLS["pagerduty"],
                   "DISCORD_URL": URLS["discord"], "MATRIX_URL": URLS["matrix"]})
-    c.override(config=load_status_text(STATUS_FILE + CHANNELS, "test.yaml",
+    c.override(config=load_status_text(acme_status(channels=CHANNELS), "test.yaml",
                                        {"TARGET": targets[0].url, "OTHER": targets[1].url}),
                channel_resolver=fakes.resolver)
     sns = boto3.client("sns", region_name="us-east-1")

@@ -1,6 +1,5 @@
 """The checker end to end on the real app over moto: sub-minute rounds, stale data, maintenance,
 uptime history and its day rollover, fed by real check rounds against targets on 127.0.0.1."""
-import json
 
 import pytest
 
@@ -8,25 +7,9 @@ from chalicelib.core.config import load_status_text
 from chalicelib.core.model import MonitorRegionState
 from chalicelib.usecases.checker import run_invocation
 from chalicelib.usecases.rounds import run_round
+from tests.api.calls import get, summary
 from tests.api.conftest import STATUS_FILE
-
-REGIONS = ["us-west-2", "eu-west-1", "ap-southeast-2"]
-
-
-def get(client, path, **headers):
-    resp = client.http.get(path, headers=headers)
-    return resp, (json.loads(resp.body) if resp.body else None)
-
-
-def rounds(c, clock, n, regions=None):
-    for _ in range(n):
-        clock.tick(60)
-        run_round(c, regions)
-
-
-def summary(client, clock):
-    clock.tick(6)                                          # past the public cache's 5 s
-    return get(client, "/api/v2/summary.json")[1]
+from tests.api.harness import REGIONS, rounds
 
 
 def by_name(body, name):

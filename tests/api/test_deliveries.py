@@ -10,29 +10,12 @@ import pytest
 
 from chalicelib.core import deliveries
 from chalicelib.usecases.deliver import process
-from chalicelib.usecases.subscribers import _hash
-from tests.api.calls import post
-from tests.api.hooks import wait_until
+from tests.api.calls import incident, post
+from tests.api.hooks import active_webhook, wait_until
 from tests.conftest import ROOT
 from tests.targets import Blackhole, Tarpit
 
 BASE = "/api/v1/pages/acme/incidents"
-
-
-def incident(client, key, name="Outage", **extra):
-    resp, body = post(client, BASE, {"incident": {"name": name, **extra}}, key)
-    assert resp.status_code == 201, body
-    return body
-
-
-def active_webhook(c, url, sub_id, components=()):
-    """A subscriber that proved its URL earlier and has gone dark since (the API cannot make
-    one of these directly: a blackhole never answers its challenge)."""
-    doc = {"id": sub_id, "kind": "webhook", "address": url, "components": list(components),
-           "address_hash": _hash(f"webhook:{url}"), "state": "active", "created_at": c.clock(),
-           "sns_arn": None, "secret": "s" * 64}
-    c.store.put_subscriber(doc)
-    return doc
 
 
 def hits_t(hits):

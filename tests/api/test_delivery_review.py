@@ -6,7 +6,8 @@ import pytest
 
 from chalicelib.adapters.webhooks import DeliveryFailed
 from chalicelib.adapters.webhooks import post as post_hook
-from tests.api.calls import post
+from tests.api.calls import incident, post
+from tests.api.hooks import active_webhook
 
 
 @pytest.mark.parametrize("url", ["https://a\u0000b.example.com/hook",
@@ -57,7 +58,6 @@ def test_the_stream_consumer_costs_the_same_for_250_webhooks_as_for_a_few(wired)
     webhook still gets the event exactly once."""
     import json as _json
 
-    from tests.api.test_deliveries import active_webhook, incident
     c, client, clock, key, pump, drain, receiver, hooks = wired
     n = 250
     for i in range(n):

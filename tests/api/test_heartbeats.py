@@ -16,22 +16,10 @@ from chalicelib.core.config import load_status_text
 from chalicelib.usecases.manage import mint_key
 from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import Clock
+from tests.statusfiles import component, heartbeat_monitor, status_yaml
 
-STATUS = """
-page: {id: acme, name: Acme Status, url: "https://status.acme.example"}
-checks:
-  regions: [us-west-2, eu-west-1, ap-southeast-2]
-  quorum: 2
-  failure_threshold: 2
-  success_threshold: 2
-  interval: 60s
-components:
-  - id: nightly
-    name: Nightly export
-    monitors:
-      - id: export
-        heartbeat: {every: 1h, grace: 10m}
-"""
+STATUS = status_yaml([component("nightly", "Nightly export",
+                                heartbeat_monitor("export", every="1h", grace="10m"))])
 BASE = "/api/v1/pages/acme"
 
 

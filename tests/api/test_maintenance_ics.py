@@ -11,7 +11,8 @@ import icalendar
 
 from chalicelib.core.config import load_status_text
 from chalicelib.usecases.manage import mint_key
-from tests.api.conftest import STATUS_FILE
+from tests.api.conftest import acme_status
+from tests.statusfiles import ACME
 
 BASE = "/api/v1/pages/acme"
 OPS = ["incidents:write", "maintenance:write"]
@@ -143,21 +144,11 @@ def test_called_off_maintenance_is_cancelled_until_its_planned_end(stack):
 
 def test_status_file_windows_repeat_in_the_page_time_zone(stack):
     c, client, clock, *_ = stack
-    text = STATUS_FILE.replace(
-        'url: "https://status.acme.example"}',
-        'url: "https://status.acme.example", time_zone: Europe/Berlin}') + """
-maintenance:
-  - id: sunday-backup
-    name: Weekly backup
-    components: [api]
-    start: 2026-05-31T02:00:00
-    duration: 2h
-    recurrence: weekly
-  - id: old-one
-    components: [web]
-    start: 2020-01-01T00:00:00Z
-    duration: 1h
-"""
+    text = acme_status(page={**ACME, "time_zone": "Europe/Berlin"}, maintenance=[
+        {"id": "sunday-backup", "name": "Weekly backup", "components": ["api"],
+         "start": "2026-05-31T02:00:00", "duration": "2h", "recurrence": "weekly"},
+        {"id": "old-one", "components": ["web"], "start": "2020-01-01T00:00:00Z",
+         "duration": "1h"}])
     cfg = load_status_text(text, "test.yaml", {"TARGET": "http://127.0.0.1:9", "OTHER":
                                                "http://127.0.0.1:9"})
     c.override(config=cfg)

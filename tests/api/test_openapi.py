@@ -2,6 +2,7 @@
 import json
 
 from app import app
+from tests.statusfiles import status_yaml
 
 
 def test_every_operator_route_is_documented_and_nothing_else(stack):
@@ -23,7 +24,7 @@ def test_every_documented_operation_declares_the_auth_errors():
     from chalicelib.core.config import load_status_text
     from chalicelib.web.routes.operator import openapi_document
     wiring.container.override(config=load_status_text(
-        "page: {id: x, name: X, url: 'https://x.example'}\ncomponents: []\n"))
+        status_yaml(page={"id": "x", "name": "X", "url": "https://x.example"}, checks=None)))
     try:
         doc = openapi_document()
     finally:

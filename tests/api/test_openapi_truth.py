@@ -18,6 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from chalicelib.usecases.manage import mint_key
 from chalicelib.web.routes.operator import openapi_document
 from local.stack import _refuse_unknown_methods
+from tests.statusfiles import status_yaml
 
 BASE = "/api/v1/pages/acme"
 SCOPES = ["incidents:write", "maintenance:write", "components:write", "subscribers:read"]
@@ -65,7 +66,7 @@ def _plain_document():
     from chalicelib import wiring
     from chalicelib.core.config import load_status_text
     wiring.container.override(config=load_status_text(
-        "page: {id: x, name: X, url: 'https://x.example'}\ncomponents: []\n"))
+        status_yaml(page={"id": "x", "name": "X", "url": "https://x.example"}, checks=None)))
     try:
         return openapi_document()
     finally:

@@ -5,9 +5,7 @@ import threading
 import pytest
 
 from chalicelib.usecases.manage import mint_key
-
-BASE = "/api/v1/pages/acme"
-ALL = ["incidents:write", "components:write", "maintenance:write", "subscribers:read", "keys:admin"]
+from tests.api.calls import ALL, BASE
 
 
 @pytest.fixture

@@ -10,24 +10,13 @@ import pytest
 from chalicelib.core.snapshot import public_id
 from chalicelib.usecases.manage import mint_key
 from tests.api.calls import report
+from tests.api.harness import spike_alerts, tick
 
 API = public_id("acme", "component", "api")
 WEB = public_id("acme", "component", "web")
 
 
 
-
-
-def tick(client):
-    """One run of the real scheduled handler: the checks, then housekeeping (the report sweep),
-    with the deployed 60 s Lambda timeout (the test client's default of 3 s would leave
-    housekeeping no time)."""
-    from app import app
-    from chalice.local import LambdaContext
-    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
-                                            detail={}, resources=[])
-    return app.handler_map["run_checks"](event, LambdaContext("run_checks", 512,
-                                                              max_runtime_ms=60_000))
 
 
 def summary(client):
@@ -39,10 +28,6 @@ def window_count(c, key):
     now = c.clock()
     b = core.window_buckets(now, c.config.reports.window)
     return core.tally(c.store.report_window(b[0], b[-1]).values(), [key])[key].count
-
-
-def spike_alerts(messages):
-    return [m for m in messages if "user reports about" in m.get("Subject", "")]
 
 
 def test_thirty_clients_make_one_spike_one_alert_and_a_public_count(ops):

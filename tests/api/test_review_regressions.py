@@ -5,8 +5,7 @@ import json
 import pytest
 
 from chalicelib.usecases.manage import mint_key
-from tests.api.calls import post
-from tests.api.test_operator_api import ALL, BASE
+from tests.api.calls import ALL, BASE, post
 
 
 def raw_post(client, path, raw, key=None):

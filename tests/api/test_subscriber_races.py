@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.usecases import subscriber_links, subscribers
 from chalicelib.usecases.subscribers import MAX_CODE_ATTEMPTS, SubscribeError
-from tests.api.calls import post, sms_sent
+from tests.api.calls import from_ip, post, sms_sent
+from tests.api.harness import cap
 
 US = dict(sms_countries=("US",), sms_per_number_per_day=50, sms_per_ip_per_hour=50,
           sms_global_per_hour=100)
@@ -279,16 +280,6 @@ def test_email_sign_up_and_fan_out_never_scan(wired, aws_calls):
         assert sum(ddb(repeat).values()) <= sum(ddb(first).values())
     fan_out = calls_for(lambda: c.store.subscribers(kind="webhook", state="active"))
     assert fan_out == {"Query": 1}
-
-
-def cap(c, **caps):
-    c.override(config=replace(c.config, subscribers=replace(c.config.subscribers, **caps)))
-
-
-def from_ip(monkeypatch, ip):
-    """The client address API Gateway reports as identity.sourceIp (what the app reads)."""
-    from chalice.local import LambdaEventConverter
-    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
 
 
 SIGNUPS = {

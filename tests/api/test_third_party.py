@@ -18,31 +18,15 @@ from chalicelib.usecases import expiry
 from chalicelib.usecases.rounds import run_round
 from tests.api.conftest import Clock
 from tests.netfixtures import CA, Web, server_context
+from tests.statusfiles import (check_policy, component, http_monitor, status_yaml,
+                               statuspage_monitor)
 from tests.vendorpage import VendorPage
 
-STATUS = """
-page: {id: acme, name: Acme Status, url: "https://status.acme.example"}
-checks:
-  regions: [us-west-2, eu-west-1, ap-southeast-2]
-  quorum: 2
-  failure_threshold: 2
-  success_threshold: 2
-  allow_private_targets: true
-  interval: 60s
-components:
-  - id: payments
-    name: Payments
-    monitors:
-      - statuspage: ${VENDOR}
-        component: Payments
-        timeout: 1s
-  - id: web
-    name: Website
-    monitors:
-      - url: ${WEB}
-        timeout: 2s
-        conditions: ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 48h"]
-"""
+STATUS = status_yaml(
+    [component("payments", "Payments", statuspage_monitor("${VENDOR}", "Payments")),
+     component("web", "Website", http_monitor(
+         "${WEB}", timeout="2s", conditions=["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 48h"]))],
+    checks=check_policy(allow_private_targets=True))
 
 
 @pytest.fixture

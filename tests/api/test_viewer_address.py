@@ -6,8 +6,8 @@ carries CloudFront's X-Outpost-Origin is counted by its viewer (chalicelib/web/h
 import json
 from dataclasses import replace
 
-from tests.api.calls import post, report
-from tests.api.test_subscriber_races import cap, from_ip
+from tests.api.calls import from_ip, post, report
+from tests.api.harness import cap
 
 SECRET = "origin-secret-for-tests"
 

@@ -11,7 +11,8 @@ from bench.dynamo import DynamoCalls
 from bench.writes import recording
 from chalicelib.adapters.static_copy import HEARTBEAT_KEY
 from chalicelib.usecases.rounds import run_round
-from tests.api.test_checker import REGIONS, get, rounds, summary
+from tests.api.calls import get, summary
+from tests.api.harness import REGIONS, rounds
 
 BUCKET = "outpost-static-quiet"
 PAGE_ITEMS = ("snapshot", "components")

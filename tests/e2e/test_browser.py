@@ -11,53 +11,23 @@ import json
 import os
 import threading
 import urllib.request
-from datetime import datetime, timezone
-from typing import Optional
 
 import pytest
 from moto import mock_aws
-from playwright.sync_api import sync_playwright
 
 from tests import factories as f
 from tests.conftest import ROOT
-from tests.e2e.test_local_stack import Stack, fetch, free_port, wait_for
+from tests.e2e.browser import Watched
+from tests.e2e.stack import Stack, fetch, free_port, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-quic"]
 SHOTS = os.path.join(ROOT, "build", "screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="module", autouse=True)
+def screenshots_dir():
     os.makedirs(SHOTS, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page that records console errors, uncaught exceptions and failed requests."""
-
-    def __init__(self, browser, viewport, scheme="light", at: Optional[float] = None):
-        self.context = browser.new_context(viewport=viewport, color_scheme=scheme)
-        self.page = self.context.new_page()
-        if at is not None:
-            # The browser's own clock, which the page's age check reads (Date.now()).
-            self.page.clock.install(time=datetime.fromtimestamp(at, timezone.utc))
-        self.problems: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(m.text))
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(
-            f"{r.status} {r.url}"))
-
-    def close(self):
-        self.context.close()
 
 
 @pytest.fixture

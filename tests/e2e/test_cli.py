@@ -8,8 +8,7 @@ import boto3
 import pytest
 
 from chalicelib.core import deliveries
-from tests.conftest import ROOT
-from tests.e2e.test_local_stack import Stack, fetch, wait_for
+from tests.e2e.stack import Stack, fetch, outpost, wait_for
 
 # Public reads go through the local edge, which caches them for max-age (15 s) as CloudFront
 # does: an operator's change shows there within about 15 s, so those reads wait for it.
@@ -21,18 +20,6 @@ def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("cli"))
     yield s
     s.stop()
-
-
-def outpost(stack, *args, key=None, cwd=ROOT, local_dir=None):
-    """Run the CLI; by default it finds the local stack's key in .local/operator.key."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["OUTPOST_URL"] = stack.url
-    env["OUTPOST_LOCAL_DIR"] = local_dir or stack.local_dir
-    if key is not None:
-        env["OUTPOST_KEY"] = key
-    exe = os.path.join(os.path.dirname(sys.executable), "outpost")
-    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60)
 
 
 def test_incident_lifecycle_from_the_terminal(stack):

@@ -17,18 +17,13 @@ import boto3
 import pytest
 
 from local import edge as edge_mod
+from tests.e2e.stack import free_port
 
 pytestmark = pytest.mark.skipif(edge_mod.nginx_binary() is None, reason=edge_mod.INSTALL_HINT)
 
 SECRET = "edge-test-secret"
 BUCKET = "edge-test-static"
 PAGE = b"<!doctype html><title>Status</title>" + b"<p>all systems operational</p>" * 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Server(ThreadingHTTPServer):

@@ -11,23 +11,14 @@ from dataclasses import replace
 
 import pytest
 from moto import mock_aws
-from playwright.sync_api import sync_playwright
 
 from chalicelib.core.model import Embed
 from tests import factories as f
-from tests.e2e.test_browser import ARGS, CHROMIUM, Watched
-from tests.e2e.test_local_stack import free_port
+from tests.e2e.browser import Watched
+from tests.e2e.stack import free_port
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 SCRIPT_BUDGET = 5 * 1024         # compressed bytes
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class HostPages:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.e2e.test_local_stack import Stack
+from tests.e2e.stack import Stack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

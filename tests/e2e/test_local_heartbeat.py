@@ -8,32 +8,20 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.test_cli import outpost
-from tests.e2e.test_local_stack import Stack, fetch, wait_for
+from tests.e2e.stack import Stack, fetch, outpost, wait_for
+from tests.statusfiles import (check_policy, component, heartbeat_monitor, status_yaml,
+                               statuspage_monitor)
 from tests.vendorpage import VendorPage
 
-STATUS_FILE = """
-page: {{id: hb, name: Heartbeat Demo, url: "http://127.0.0.1:${{PORT}}"}}
-checks:
-  regions: [us-west-2, eu-west-1, ap-southeast-2]
-  quorum: 2
-  failure_threshold: 2
-  success_threshold: 2
-  allow_private_targets: true
-  interval: 10s
-components:
-  - id: nightly
-    name: Nightly export
-    monitors:
-      - id: export
-        heartbeat: {{every: 3s, grace: 1s}}
-  - id: payments
-    name: Payments
-    monitors:
-      - statuspage: {vendor}
-        component: Payments
-        timeout: 2s
-"""
+
+def status_file(vendor_url):
+    return status_yaml(
+        [component("nightly", "Nightly export",
+                   heartbeat_monitor("export", every="3s", grace="1s")),
+         component("payments", "Payments",
+                   statuspage_monitor(vendor_url, "Payments", timeout="2s"))],
+        page={"id": "hb", "name": "Heartbeat Demo", "url": "http://127.0.0.1:${PORT}"},
+        checks=check_policy(allow_private_targets=True, interval="10s"))
 
 
 @pytest.fixture
@@ -46,7 +34,7 @@ def vendor():
 @pytest.fixture
 def stack(tmp_path, vendor):
     path = tmp_path / "status.yaml"
-    path.write_text(STATUS_FILE.format(vendor=vendor.url))
+    path.write_text(status_file(vendor.url))
     s = Stack(tmp_path, STATUS_FILE=str(path))
     yield s
     s.stop()

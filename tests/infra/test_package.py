@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.statusfiles import ACME, component, http_monitor, status_yaml
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -684,19 +685,12 @@ def test_checker_stage_adds_a_vantage_point_and_nothing_else(checker):
     assert "OnStateChangeLogGroup" not in res and "RunChecksLogGroup" in res
 
 
-SAME_PLACE = """
-page:
-  id: acme
-  name: Acme Status
-  url: https://status.acme-status.example
-  hosted_on: {provider: aws, region: us-west-2}
-  service_hosted_on: {provider: aws, region: us-west-2}
-checks: {regions: [us-west-2, eu-west-1, ap-southeast-2], quorum: 2}
-components:
-  - id: api
-    name: API
-    monitors: [{url: "https://api.acme.example/health"}]
-"""
+HOME = {"provider": "aws", "region": "us-west-2"}
+SAME_PLACE = status_yaml(
+    [component("api", "API", http_monitor("https://api.acme.example/health", timeout=None))],
+    page={**ACME, "url": "https://status.acme-status.example", "hosted_on": HOME,
+          "service_hosted_on": HOME},
+    checks={"regions": ["us-west-2", "eu-west-1", "ap-southeast-2"], "quorum": 2})
 
 
 def test_package_refuses_a_status_file_that_is_not_offsite(tmp_path):

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from chalicelib.core.model import CheckPolicy, Component, Monitor, Page, Place, StatusConfig
 from chalicelib.tools import doctor
+from tests.statusfiles import ACME, component, http_monitor, status_yaml
 
 REGIONS = ("us-west-2", "eu-west-1", "ap-southeast-2")
 ALL_REPORT = {"prod": "us-west-2", "checker-eu-west-1": "eu-west-1",
@@ -135,39 +136,34 @@ def test_the_bundled_status_file_and_stages_pass():
     assert code == 0, text
 
 
-SAME_PLACE = """
-page:
-  id: acme
-  name: Acme Status
-  url: https://status.acme.example
-  hosted_on: {provider: aws, region: us-east-1}
-  service_hosted_on: {provider: aws, region: us-east-1}
-checks: {regions: [us-east-1, eu-west-1, ap-southeast-2], quorum: 2}
-components:
-  - id: api
-    name: API
-    monitors: [{url: "https://api.acme.example/health"}]
-"""
+HOME = {"provider": "aws", "region": "us-east-1"}
+
+
+def status_file(quorum=2, **page):
+    """Outpost and the service it watches both in aws us-east-1, unless `page` says otherwise."""
+    return status_yaml(
+        [component("api", "API", http_monitor("https://api.acme.example/health", timeout=None))],
+        page={**ACME, "hosted_on": HOME, "service_hosted_on": HOME, **page},
+        checks={"regions": ["us-east-1", "eu-west-1", "ap-southeast-2"], "quorum": quorum})
 
 
 def test_cli_doctor_exit_codes(tmp_path):
     from chalicelib.tools.cli import main
     bad = tmp_path / "same.yaml"
-    bad.write_text(SAME_PLACE)
+    bad.write_text(status_file())
     runner = CliRunner()
     out = runner.invoke(main, ["doctor", "--status-file", str(bad)])
     assert out.exit_code == 1
     assert "ERROR   offsite: Outpost would run on aws us-east-1" in out.stderr
     assert "warning shared-dns" in out.stderr and "refused: " in out.stderr
     good = tmp_path / "good.yaml"
-    good.write_text(SAME_PLACE.replace("service_hosted_on: {provider: aws, region: us-east-1}",
-                                       "service_hosted_on: {provider: hetzner, region: fsn1}")
-                    .replace("status.acme.example", "status.acme-status.example"))
+    good.write_text(status_file(service_hosted_on={"provider": "hetzner", "region": "fsn1"},
+                                url="https://status.acme-status.example"))
     out = runner.invoke(main, ["doctor", "--status-file", str(good)])
     assert out.exit_code == 0, out.output
     assert out.stdout.strip().endswith("ok: ready to deploy (0 warning(s))")
     broken = tmp_path / "broken.yaml"
-    broken.write_text(SAME_PLACE.replace("quorum: 2", "quorum: two"))
+    broken.write_text(status_file(quorum="two"))
     out = runner.invoke(main, ["--status-file", str(broken), "doctor"])
     assert out.exit_code == 1 and "checks.quorum" in out.stderr
     assert "refused: the status file does not load" in out.stderr
