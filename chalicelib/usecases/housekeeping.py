@@ -45,7 +45,7 @@ def housekeeping(c: Deps, run_id: str, time_left: Optional[Callable[[], float]] 
         return woke + _run_tasks(c, Actor("scheduler", run_id), time_left, reserve)
 
 
-def _wake_worker(c, time_left: Optional[Callable[[], float]]) -> int:
+def _wake_worker(c: Deps, time_left: Optional[Callable[[], float]]) -> int:
     if time_left is not None and time_left() < WAKE_RESERVE:
         log.warning("housekeeping: no time to look for due deliveries: %.1fs left", time_left())
         return 0

@@ -11,9 +11,11 @@ from chalicelib.core.config import load_status_text
 from chalicelib.usecases.manage import mint_key
 from local.streams import StreamReader
 from tests.api.hooks import Deliveries
+from tests.api.kicks import Queue
 from tests.api.notifywire import Wire
 from tests.statusfiles import ACME, check_policy, component, http_monitor, status_yaml
 from tests.targets import Receiver, Target
+
 
 def acme_status(page=ACME, **sections):
     """The stack's status file: API and Website watched on the two targets (${TARGET}, ${OTHER}),
@@ -145,3 +147,12 @@ def wire(stack):
     w = Wire(c, client, clock)
     yield w
     w.close()
+
+
+@pytest.fixture
+def kicked(wired):
+    """The delivery queue as deployed, the worker kicked instead of an event source."""
+    c, client, clock, key, pump, _, receiver, hooks = wired
+    q = Queue(c)                                    # tests/api/kicks.py
+    q.clock = clock
+    yield c, client, receiver, q

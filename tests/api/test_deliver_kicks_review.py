@@ -9,16 +9,8 @@ import pytest
 from chalicelib.adapters.queues import RECEIVE_MAX, DeliveryQueue, WorkerKick
 from chalicelib.usecases.deliver import drain
 from chalicelib.usecases.housekeeping import HOUSEKEEPING_RESERVE, housekeeping
-from tests.api.test_deliver_kicks import Queue, active_webhook, event, received_events
+from tests.api.kicks import active_webhook, event, received_events
 from tests.targets import FakeServer, Reply
-
-
-@pytest.fixture
-def kicked(wired):
-    c, client, clock, key, pump, _, receiver, hooks = wired
-    q = Queue(c)
-    q.clock = clock
-    yield c, client, receiver, q
 
 
 def test_a_round_that_ran_long_still_gets_the_minutes_kick(kicked):
