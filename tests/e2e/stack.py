@@ -48,7 +48,8 @@ class Stack:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.local_dir = str(tmp_path / "local")
         full_env.update(PORT=str(self.port), DEMO_PORT=str(self.demo_port), CHECK_INTERVAL="1",
-                        PYTHONUNBUFFERED="1", OUTPOST_LOCAL_DIR=self.local_dir, **env)
+                        PYTHONUNBUFFERED="1", OUTPOST_LOCAL_DIR=self.local_dir)
+        full_env.update(env)
         self.log = open(tmp_path / "stack.log", "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT,
                                      env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
