@@ -35,11 +35,12 @@ edge:
 run: $(STAMP) edge
 	$(PY) -m local.stack
 
-# Four workers on a 2-core machine: many tests wait on sockets, deadlines and the local stack's
-# rounds, so two per core keep both busy. The long tests are collected first (tests/conftest.py)
-# and handed out two at a time, so each worker starts on a long one and short ones fill in.
+# Six workers on a 2-core machine: the long end-to-end tests mostly wait (on the local stack's
+# rounds, deadlines, sockets), so with four they held every worker while a core sat idle; two
+# more keep the CPU-bound api and unit tests going beside them (5:13 against 5:26 measured).
+# The long tests are collected first (tests/conftest.py) and handed out two at a time.
 test: $(STAMP) browser edge
-	$(PY) -m pytest -n 4 --dist load --maxschedchunk 2 --durations=10
+	$(PY) -m pytest -n 6 --dist load --maxschedchunk 2 --durations=10
 
 bench: $(STAMP) edge
 	$(PY) -m bench
