@@ -24,10 +24,10 @@ from ..core import dead_letters
 from ..core.audit import iam_actor
 from ..core.conditions import ConditionError, parse_duration
 from ..core.errors import QueueFailed
-from ..usecases import backup as b
-from ..usecases.backup import Progress
 from ..usecases.manage import mint_key, revoke_key
+from . import backup as b
 from . import doctor
+from .backup import Progress
 
 
 def _local_file(name: str) -> str:
@@ -492,7 +492,7 @@ def doctor_command(obj, doctor_file, stage):
     sys.exit(code)
 
 
-# -- backups (chalicelib/usecases/backup.py; DynamoDB directly, like keys) -----------------------------
+# -- backups (chalicelib/tools/backup.py; DynamoDB directly, like keys) -----------------------------
 
 def _backup_container(local: bool):
     c = _container(local)

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from chalicelib import wiring
 from chalicelib.core.config import load_status_text
-from chalicelib.usecases import backup
+from chalicelib.tools import backup
 from chalicelib.usecases.manage import (Actor, create_incident, mint_key, set_component,
                                         update_incident)
 from chalicelib.usecases.rounds import run_round

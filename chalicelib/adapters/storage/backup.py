@@ -1,4 +1,4 @@
-"""Backups (chalicelib/usecases/backup.py): whole tables as plain JSON, scratch copies to restore into,
+"""Backups (chalicelib/tools/backup.py): whole tables as plain JSON, scratch copies to restore into,
 and the record of the last verified export."""
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ from typing import Callable, Iterable, Optional, Protocol
 
 from ..core.errors import OutpostError, TooBusy, retry_on_conflict
 from ..core.snapshot import iso_ms
-from . import deps
+from ..usecases import deps
 
 
 class Deps(deps.Clock, deps.Store, Protocol):
